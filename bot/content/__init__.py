@@ -1,0 +1,1 @@
+"""Reviewed content: helplines, sources and service referral codes (content/*.yml)."""
