@@ -1,0 +1,1 @@
+"""Small Hours custom actions, served by `rasa run actions`."""
