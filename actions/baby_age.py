@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.store.pseudonym import pseudonymise
@@ -20,6 +21,15 @@ EXPECTING = -1.0
 MAX_WEEKS = 104.0  # the bot is for babies under two
 PLAIN_NUMBER_MAX_WEEKS = 52.0  # a bare number is read as weeks only up to a year
 STAGES = ("expecting", "newborn", "early_weeks", "peak_crying", "settling", "older")
+SKIPPED = "skipped"
+# intents whose own answer is better than insisting on the age question
+NOT_AN_INTERRUPTION = {"tell_baby_age", "set_baby_age", "nlu_fallback", "affirm", "deny"}
+INTERRUPTION_MIN_CONFIDENCE = 0.6
+_SKIP = re.compile(
+    r"^\W*(no|nah|nope|skip|stop|cancel|never ?mind|not now|leave it|rather not|no thanks|"
+    r"no ta|dont want to|don't want to|forget it|dunno|don't know|dont know|not sure)\b",
+    re.IGNORECASE,
+)
 
 _WEEKS_PER = {
     "year": 365.25 / 7,
@@ -207,6 +217,24 @@ def _save_stage(sender_id: str, stage: str) -> None:
     save_baby_stage(pseudonymise(sender_id), stage)
 
 
+def _skipped() -> dict[str, Any]:
+    return {"baby_age_weeks": SKIPPED, "baby_stage": SKIPPED}
+
+
+def _times_not_understood(tracker: Tracker) -> int:
+    """How often we have already said "didn't catch that" since the form last started."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == "baby_age_form":
+            break
+        metadata = event.get("metadata") or {}
+        if event.get("event") == "bot" and (
+            metadata.get("utter_action") == "utter_baby_age_not_understood"
+        ):
+            count += 1
+    return count
+
+
 class ValidateBabyAgeForm(FormValidationAction):
     """Reads the free-text age answer; asks again when it cannot be understood."""
 
@@ -220,8 +248,25 @@ class ValidateBabyAgeForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> dict[str, Any]:
+        text = tracker.latest_message.get("text") or ""
+        intent = tracker.latest_message.get("intent") or {}
         weeks = _weeks_from_slot(slot_value)
+        if weeks is None and _SKIP.match(text):
+            dispatcher.utter_message(response="utter_no_problem")
+            return _skipped()
         if weeks is None:
+            name = intent.get("name")
+            if (
+                name not in NOT_AN_INTERRUPTION
+                and f"utter_{name}" in (domain.get("responses") or {})
+                and (intent.get("confidence") or 0) >= INTERRUPTION_MIN_CONFIDENCE
+            ):
+                # a real question asked instead of an age: answer it and drop the form
+                dispatcher.utter_message(response=f"utter_{name}")
+                return _skipped()
+            if _times_not_understood(tracker) >= 1:
+                dispatcher.utter_message(response="utter_baby_age_give_up")
+                return _skipped()
             dispatcher.utter_message(response="utter_baby_age_not_understood")
             return {"baby_age_weeks": None}
         stage = baby_stage(weeks)
@@ -244,6 +289,10 @@ class ActionCryingByAge(Action):
         stage = tracker.get_slot("baby_stage")
         if stage in STAGES:
             dispatcher.utter_message(response=f"utter_crying_stage_{stage}")
-        else:
+        elif stage != SKIPPED:
             dispatcher.utter_message(response="utter_ask_crying_normal")
-        return []
+        # forget the free-text answer (the stage is enough) so the form can be asked again
+        events = [SlotSet("baby_age_weeks", None)]
+        if stage == SKIPPED:
+            events.append(SlotSet("baby_stage", None))
+        return events

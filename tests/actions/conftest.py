@@ -44,10 +44,11 @@ def tracker_dict(
     slots: dict[str, Any] | None = None,
     events: list[dict[str, Any]] | None = None,
     active_loop: dict[str, Any] | None = None,
+    confidence: float = 1.0,
 ) -> dict[str, Any]:
     latest = {
         "text": text,
-        "intent": {"name": intent, "confidence": 1.0} if intent else {},
+        "intent": {"name": intent, "confidence": confidence} if intent else {},
         "intent_ranking": [],
         "entities": [],
     }
@@ -71,18 +72,25 @@ def make_tracker(**kwargs: Any) -> Tracker:
     return Tracker.from_dict(tracker_dict(**kwargs))
 
 
-def form_tracker(answer: Any) -> Tracker:
+def form_tracker(
+    answer: Any,
+    intent: str = "tell_baby_age",
+    confidence: float = 0.9,
+    earlier: list[dict[str, Any]] | None = None,
+) -> Tracker:
     """The tracker as the form hands it over: the from_text answer is the last SlotSet."""
     text = answer if isinstance(answer, str) else str(answer)
-    latest = {"text": text, "intent": {"name": "tell_baby_age", "confidence": 0.9}}
+    latest = {"text": text, "intent": {"name": intent, "confidence": confidence}}
     return Tracker.from_dict(
         tracker_dict(
-            intent="tell_baby_age",
+            intent=intent,
+            confidence=confidence,
             text=text,
             slots={"requested_slot": "baby_age_weeks", "baby_age_weeks": answer},
             events=[
                 {"event": "active_loop", "name": "baby_age_form"},
                 {"event": "slot", "name": "requested_slot", "value": "baby_age_weeks"},
+                *(earlier or []),
                 {"event": "action", "name": "action_listen"},
                 {"event": "user", "text": text, "parse_data": latest},
                 {"event": "slot", "name": "baby_age_weeks", "value": answer},

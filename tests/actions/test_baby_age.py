@@ -160,8 +160,11 @@ def test_stages(weeks: float, stage: str) -> None:
 # --- the form validation action -----------------------------------------------------------
 
 
-def validate(answer: Any, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
-    return asyncio.run(ValidateBabyAgeForm().run(dispatcher, form_tracker(answer), BABY_AGE_DOMAIN))
+def validate(
+    answer: Any, dispatcher: CollectingDispatcher, domain: dict[str, Any] | None = None, **kw: Any
+) -> list[dict[str, Any]]:
+    tracker = form_tracker(answer, **kw)
+    return asyncio.run(ValidateBabyAgeForm().run(dispatcher, tracker, domain or BABY_AGE_DOMAIN))
 
 
 def test_form_name() -> None:
@@ -192,7 +195,7 @@ def test_numeric_slot_value_is_accepted(store_url: str, dispatcher: CollectingDi
 
 
 def test_unreadable_age_asks_again(store_url: str, dispatcher: CollectingDispatcher) -> None:
-    events = validate("no idea mate", dispatcher)
+    events = validate("purple banana", dispatcher, intent="nlu_fallback")
     assert SlotSet("baby_age_weeks", None) in events
     assert all(e.get("name") != "baby_stage" for e in events)
     assert [m["response"] for m in dispatcher.messages] == ["utter_baby_age_not_understood"]
@@ -221,11 +224,57 @@ def test_crying_name() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_crying_by_stage(stage: str, dispatcher: CollectingDispatcher) -> None:
-    assert crying(stage, dispatcher) == []
+    # the free-text answer is cleared so the dad can give a new age later; the stage stays
+    assert crying(stage, dispatcher) == [SlotSet("baby_age_weeks", None)]
     assert [m["response"] for m in dispatcher.messages] == [f"utter_crying_stage_{stage}"]
+
+
+def test_crying_after_skip_says_nothing_and_resets(dispatcher: CollectingDispatcher) -> None:
+    events = crying("skipped", dispatcher)
+    assert dispatcher.messages == []
+    assert events == [SlotSet("baby_age_weeks", None), SlotSet("baby_stage", None)]
+
+
+@pytest.mark.parametrize("answer", ["no", "nah skip it", "not now", "stop", "dunno mate"])
+def test_dad_can_skip_the_age_question(
+    answer: str, store_url: str, dispatcher: CollectingDispatcher
+) -> None:
+    events = validate(answer, dispatcher, intent="deny")
+    assert SlotSet("baby_stage", "skipped") in events
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_problem"]
+
+
+def test_a_question_instead_of_an_age_is_answered(
+    store_url: str, dispatcher: CollectingDispatcher
+) -> None:
+    domain = {**BABY_AGE_DOMAIN, "responses": {"utter_ask_colic": [{"text": "colic"}]}}
+    events = validate("what is colic", dispatcher, domain=domain, intent="ask_colic")
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_colic"]
+    assert SlotSet("baby_stage", "skipped") in events
+
+
+def test_an_unsure_question_is_not_taken_as_an_interruption(
+    store_url: str, dispatcher: CollectingDispatcher
+) -> None:
+    domain = {**BABY_AGE_DOMAIN, "responses": {"utter_ask_colic": [{"text": "colic"}]}}
+    validate("bla colic", dispatcher, domain=domain, intent="ask_colic", confidence=0.3)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_baby_age_not_understood"]
+
+
+def test_second_unreadable_answer_gives_up_kindly(
+    store_url: str, dispatcher: CollectingDispatcher
+) -> None:
+    said_once = {
+        "event": "bot",
+        "text": "Sorry, I didn't catch that.",
+        "metadata": {"utter_action": "utter_baby_age_not_understood"},
+    }
+    events = validate("purple banana", dispatcher, intent="nlu_fallback", earlier=[said_once])
+    assert [m["response"] for m in dispatcher.messages] == ["utter_baby_age_give_up"]
+    assert SlotSet("baby_stage", "skipped") in events
 
 
 @pytest.mark.parametrize("stage", [None, "toddler"])
 def test_crying_without_known_stage(stage: str | None, dispatcher: CollectingDispatcher) -> None:
-    assert crying(stage, dispatcher) == []
+    assert crying(stage, dispatcher) == [SlotSet("baby_age_weeks", None)]
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_crying_normal"]
