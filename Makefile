@@ -1,0 +1,83 @@
+# Small Hours — the two commands a newcomer needs are `make run` and `make test`.
+# Everything installs into .venv (Python 3.10) on first use; see README.md.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+RASA        := $(VENV)/bin/rasa
+STAMP       := $(VENV)/.installed
+MODEL       := models/small-hours.tar.gz
+
+export RASA_PORT          ?= 5005
+export ACTIONS_PORT       ?= 5055
+export ACTION_SERVER_URL  ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+export DATABASE_URL       ?= sqlite:///var/small-hours.db
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONWARNINGS     ?= ignore::DeprecationWarning
+
+.PHONY: help install train validate lint format nlu-eval core-test pytest test run serve telegram \
+        bench safety-report clean lock
+
+help: ## List the make targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml scripts/find-python.sh
+	@PYBIN=$$(scripts/find-python.sh) || exit 1; \
+	 if [ ! -x "$(PY)" ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	   echo "Creating $(VENV) with $$PYBIN"; rm -rf $(VENV); "$$PYBIN" -m venv $(VENV) || exit 1; \
+	 fi
+	$(PY) -m pip install --quiet --upgrade "pip<24.1" "setuptools<70" wheel
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@mkdir -p var models && touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install pinned dependencies (only when needed)
+
+train: $(STAMP) ## Train the model, reusing one whose data fingerprint is unchanged (FORCE=1 retrains)
+	$(PY) scripts/train.py $(if $(FORCE),--force)
+
+validate: $(STAMP) ## rasa data validate (domain, NLU, stories, rules)
+	$(PY) scripts/validate.py
+
+lint: $(STAMP) ## ruff check + ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## Apply ruff formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+nlu-eval: train ## Intent macro-F1 on the held-out set (fails below 0.85)
+	$(PY) scripts/nlu_eval.py --model $(MODEL) --holdout tests/nlu_holdout --min-f1 0.85
+
+core-test: train ## Conversation tests with --fail-on-prediction-errors
+	$(PY) scripts/core_test.py --model $(MODEL)
+
+pytest: train ## The pytest suite (safety set, storage, actions, servers)
+	$(VENV)/bin/pytest -q
+
+test: install validate lint train nlu-eval core-test pytest ## Everything CI runs
+
+run: train ## Chat with the bot in this terminal (action server starts too)
+	$(PY) scripts/supervise.py chat
+
+serve: train ## REST server on $$RASA_PORT and action server on $$ACTIONS_PORT
+	$(PY) scripts/supervise.py serve
+
+bench: train ## Training, cold start, latency and throughput figures -> bench/results.md
+	$(PY) scripts/bench.py --out bench/results.md
+
+safety-report: install ## Safety layer confusion table and misses -> bench/safety.md
+	$(PY) scripts/safety_report.py --out bench/safety.md
+
+lock: $(STAMP) ## Re-freeze exact versions into requirements.lock
+	$(PY) -m pip freeze --exclude-editable | grep -v '^small-hours' > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean: ## Remove models, results, caches and local databases (keeps .venv)
+	rm -rf models results .rasa var/*.db .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,398 @@
+"""Measure training time, cold start, REST latency and throughput; write a markdown table.
+
+Usage: python scripts/bench.py [--out bench/results.md] [--skip-train] [--messages 200]
+       [--conversations 20] [--per-conversation 10]
+
+(a) `rasa train --force` into a temporary folder; (b) seconds from starting `rasa run` to the
+first successful REST reply; (c) p50/p95/max latency of sequential messages in one conversation;
+(d) concurrent conversations: messages per second and p95. The servers run on free ports with a
+throw-away SQLite tracker store, so a running `make serve` is not disturbed. The bench never fails
+the build: a step that fails is reported as such and the exit code is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from socket import socket
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from scripts._common import (  # noqa: E402
+    MODEL_PATH,
+    HttpClient,
+    rasa_env,
+    rel,
+    rest_message,
+    venv_bin,
+)
+from scripts.supervise import Stack, start_stack  # noqa: E402
+
+TRAIN_TARGET_S = 180.0
+P95_TARGET_MS = 150.0
+FIRST_REPLY_TIMEOUT_S = 120.0
+
+# What dads write at night, in the order one long conversation might go (cycled as needed).
+MESSAGES = [
+    "hi",
+    "my baby wont stop crying",
+    "shes been crying for 2 hours and nothing works",
+    "is this colic",
+    "what is the period of purple crying",
+    "how do i calm a crying baby",
+    "i'm so tired i could scream",
+    "how much milk should a 3 week old have",
+    "how do i make up a bottle at night",
+    "is it ok to use water from the kettle",
+    "how often should a newborn feed",
+    "how should he sleep in the cot",
+    "can he sleep in our bed",
+    "whats the right room temperature for baby",
+    "how do i hold a newborn properly",
+    "how do i support his head",
+    "how do i wind her",
+    "my partner seems really low since the birth",
+    "i feel like i'm not bonding with the baby",
+    "we're skint and worried about money",
+    "what should i pack in the hospital bag",
+    "what happens at the birth",
+    "my 5 week old feels hot, 38.2",
+    "thanks that helps",
+    "menu",
+    "bye",
+]
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    measure: str
+    value: str
+    target: str = "–"
+    status: str = "–"
+
+
+@dataclass
+class Report:
+    """Rows plus free-text notes."""
+
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def fail(self, note: str) -> None:
+        """Record a failed step (the logs are then kept)."""
+        self.failed = True
+        self.notes.append(note)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of ``values`` (which must not be empty)."""
+    ordered = sorted(values)
+    index = max(0, math.ceil(pct / 100 * len(ordered)) - 1)
+    return ordered[index]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform's guess)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def nproc() -> int:
+    """Processors available to this process (what `nproc` prints)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def version(package: str) -> str:
+    """Installed version of ``package``."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def bench_training(work: Path) -> float:
+    """Seconds for `rasa train --force` into ``work``; raises RuntimeError on failure."""
+    log = work / "train.log"
+    cmd = [
+        venv_bin("rasa"),
+        "train",
+        "--force",
+        "--domain",
+        "domain",
+        "--data",
+        "data",
+        "--config",
+        "config.yml",
+        "--out",
+        str(work / "models"),
+    ]
+    started = time.monotonic()
+    with log.open("wb") as handle:
+        code = subprocess.run(
+            cmd, cwd=ROOT, env=rasa_env(), stdout=handle, stderr=subprocess.STDOUT
+        ).returncode
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise RuntimeError(f"rasa train exited with code {code} (log: {log})")
+    return seconds
+
+
+def first_reply(stack: Stack) -> float:
+    """Seconds from starting `rasa run` to its first successful REST reply."""
+    server = stack.child("rasa")
+    assert server is not None
+    client = HttpClient(stack.rasa_url, timeout=60)
+    deadline = time.monotonic() + FIRST_REPLY_TIMEOUT_S
+    try:
+        while True:
+            try:
+                rest_message(client, f"bench-cold-{uuid.uuid4().hex[:8]}", "hi")
+                return time.monotonic() - server.started_at
+            except (OSError, RuntimeError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        client.close()
+
+
+def converse(base_url: str, sender: str, texts: list[str]) -> tuple[list[float], int]:
+    """Send ``texts`` in order as ``sender``; return per-message seconds and the error count."""
+    client = HttpClient(base_url, timeout=60)
+    latencies: list[float] = []
+    errors = 0
+    try:
+        for text in texts:
+            started = time.perf_counter()
+            try:
+                rest_message(client, sender, text)
+            except (OSError, RuntimeError):
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+    finally:
+        client.close()
+    return latencies, errors
+
+
+def script(count: int, offset: int = 0) -> list[str]:
+    """``count`` messages from the realistic mix, starting at ``offset``."""
+    return [MESSAGES[(offset + i) % len(MESSAGES)] for i in range(count)]
+
+
+def bench_sequential(stack: Stack, count: int) -> tuple[list[float], int]:
+    """Latencies of ``count`` sequential messages in one conversation."""
+    return converse(stack.rasa_url, f"bench-seq-{uuid.uuid4().hex[:8]}", script(count))
+
+
+def bench_concurrent(
+    stack: Stack, conversations: int, per_conversation: int
+) -> tuple[float, list[float], int]:
+    """Wall seconds, all latencies and errors for concurrent conversations."""
+    barrier = threading.Barrier(conversations)
+
+    def one(index: int) -> tuple[list[float], int]:
+        barrier.wait()
+        sender = f"bench-par-{index}-{uuid.uuid4().hex[:6]}"
+        return converse(stack.rasa_url, sender, script(per_conversation, offset=index * 3))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=conversations) as pool:
+        results = list(pool.map(one, range(conversations)))
+    wall = time.perf_counter() - started
+    latencies = [lat for lats, _ in results for lat in lats]
+    return wall, latencies, sum(err for _, err in results)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _status(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def run(args: argparse.Namespace, work: Path) -> Report:
+    """Run every measurement, catching failures so the report is always written."""
+    report = Report()
+
+    if args.skip_train:
+        report.rows.append(Row("Training (`rasa train --force`)", "skipped", "< 180 s", "–"))
+    else:
+        print("bench: training (rasa train --force) ...", flush=True)
+        try:
+            seconds = bench_training(work)
+            ok = seconds < TRAIN_TARGET_S
+            report.rows.append(
+                Row("Training (`rasa train --force`)", f"{seconds:.0f} s", "< 180 s", _status(ok))
+            )
+        except (OSError, RuntimeError) as exc:
+            report.rows.append(Row("Training (`rasa train --force`)", "failed", "< 180 s", "–"))
+            report.fail(f"Training failed: {exc}.")
+
+    stack: Stack | None = None
+    try:
+        print("bench: starting the servers ...", flush=True)
+        stack = start_stack(
+            "serve",
+            model=args.model,
+            rasa_port=free_port(),
+            actions_port=free_port(),
+            extra_env={"DATABASE_URL": f"sqlite:///{work / 'bench.db'}"},
+            log_dir=work / "logs",
+        )
+        cold = first_reply(stack)
+        report.rows.append(Row("Cold start (`rasa run` to first REST reply)", f"{cold:.1f} s"))
+
+        print(f"bench: {args.messages} sequential messages ...", flush=True)
+        latencies, errors = bench_sequential(stack, args.messages)
+        if latencies:
+            p95 = percentile(latencies, 95)
+            report.rows.append(
+                Row(
+                    f"REST latency, {args.messages} sequential messages (one conversation)",
+                    f"p50 {_ms(percentile(latencies, 50))}, p95 {_ms(p95)}, "
+                    f"max {_ms(max(latencies))}",
+                    "p95 < 150 ms",
+                    _status(p95 * 1000 < P95_TARGET_MS),
+                )
+            )
+            quarter = len(latencies) // 4
+            if quarter >= 10:
+                report.notes.append(
+                    f"Sequential p50 of the first {quarter} messages "
+                    f"{_ms(percentile(latencies[:quarter], 50))}, of the last {quarter} "
+                    f"{_ms(percentile(latencies[-quarter:], 50))} (the conversation's history "
+                    "grows with every message)."
+                )
+        if errors:
+            report.fail(f"{errors} sequential messages failed.")
+
+        total = args.conversations * args.per_conversation
+        print(
+            f"bench: {args.conversations} concurrent conversations x "
+            f"{args.per_conversation} messages ...",
+            flush=True,
+        )
+        wall, latencies, errors = bench_concurrent(stack, args.conversations, args.per_conversation)
+        if latencies:
+            report.rows.append(
+                Row(
+                    f"Throughput, {args.conversations} concurrent conversations x "
+                    f"{args.per_conversation} messages",
+                    f"{len(latencies) / wall:.1f} messages/s, p95 {_ms(percentile(latencies, 95))}",
+                )
+            )
+        if errors:
+            report.fail(f"{errors} of {total} concurrent messages failed.")
+    except SystemExit as exc:  # the model check refuses a model without the safety layer
+        report.fail(f"Servers not started: {exc}")
+    except Exception as exc:  # the bench reports failures, it never fails the build
+        report.fail(f"Server measurements stopped: {exc}.")
+    finally:
+        if stack is not None:
+            stack.stop()
+    return report
+
+
+def render(report: Report, args: argparse.Namespace) -> str:
+    """The markdown file."""
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Small Hours benchmark",
+        "",
+        "Written by `make bench` (scripts/bench.py). Numbers depend on the machine and on what",
+        "else it was doing; compare runs on the same machine.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Date | {when} |",
+        f"| nproc | {nproc()} |",
+        f"| CPU | {cpu_model()} |",
+        f"| Python | {platform.python_version()} |",
+        f"| Rasa | {version('rasa')} (rasa-sdk {version('rasa-sdk')}) |",
+        f"| Model | `{rel(Path(args.model))}` |",
+        "| Tracker store | SQLite, temporary file |",
+        "",
+        "| measure | value | target | status |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r.measure} | {r.value} | {r.target} | {r.status} |" for r in report.rows]
+    if report.notes:
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; always exits 0 unless interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    parser.add_argument("--skip-train", action="store_true", help="skip the training timing")
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--per-conversation", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    work = Path(tempfile.mkdtemp(prefix="small-hours-bench-"))
+    try:
+        report = run(args, work)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(report, args), encoding="utf-8")
+    for row in report.rows:
+        print(f"bench: {row.measure}: {row.value} {'' if row.status == '–' else row.status}")
+    for note in report.notes:
+        print(f"bench: note: {note}")
+    if report.failed:
+        print(f"bench: logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"bench: results written to {rel(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

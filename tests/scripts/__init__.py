@@ -1,0 +1,1 @@
+"""Tests for the developer scripts in scripts/."""
