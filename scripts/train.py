@@ -3,7 +3,7 @@
 Usage: python scripts/train.py [--force]
 
 The fingerprint is a SHA-256 over the relative path and bytes of config.yml, every file under
-domain/ and data/, and requirements.lock. The model lives at models/small-hours.tar.gz with its
+domain/, data/ and bot/nlu/, and requirements.lock. The model lives at models/small-hours.tar.gz with its
 fingerprint beside it in models/small-hours.fingerprint. Trained models are also kept in a cache
 outside the repo (${SMALL_HOURS_CACHE:-~/.cache/small-hours}/models/<fingerprint>.tar.gz, the five
 newest), so a fresh clone on the same machine does not train again.
@@ -28,8 +28,10 @@ if str(ROOT) not in sys.path:
 
 from scripts._common import MODEL_NAME, fail, rasa_env, rel, venv_bin  # noqa: E402
 
+# bot/nlu holds trained components: their code shapes the model, so it is part of the
+# fingerprint. The safety layer (bot/safety) is loaded at run time and needs no retraining.
 FINGERPRINT_FILES = ("config.yml", "requirements.lock")
-FINGERPRINT_DIRS = ("domain", "data")
+FINGERPRINT_DIRS = ("domain", "data", "bot/nlu")
 CACHE_KEEP = 5
 SHORT = 12
 

@@ -117,6 +117,8 @@ class Backstop:
     def predict(self, text: str) -> tuple[Tier | None, float]:
         """The most likely tier and its margin over "none" (None when below the margin)."""
         scores = self.model.decision_function([text])[0]
+        if len(self.classes) == 2:  # binary models give one score: > 0 means classes[1]
+            scores = [-scores / 2, scores / 2]
         none_score = scores[self.classes.index(NONE)]
         best_score, best = max(
             (s, label) for s, label in zip(scores, self.classes, strict=True) if label != NONE

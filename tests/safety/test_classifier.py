@@ -1,0 +1,161 @@
+"""The safety layer's pure function on the cases the product brief names, and its mechanics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.safety.backstop import Backstop, mask_negations
+from bot.safety.classifier import PatternError, SafetyClassifier, default_classifier
+from bot.safety.tiers import PRECEDENCE, Tier
+
+
+@pytest.fixture(scope="module")
+def full() -> SafetyClassifier:
+    return default_classifier()
+
+
+@pytest.fixture(scope="module")
+def rules() -> SafetyClassifier:
+    return SafetyClassifier(backstop=False)
+
+
+def tier_of(classifier: SafetyClassifier, text: str) -> str | None:
+    result = classifier.classify(text)
+    return result.tier.value if result.tier else None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he's breathing fine now",
+        "is it normal that she cries every evening?",
+        "what is shaken baby syndrome?",
+        "I'd never shake him",
+        "when should i call 999",
+        "what temperature is a fever in a baby",
+        "this nappy is killing me",
+        "i'm dead on my feet",
+        "the baby monitor died",
+        "she fell asleep on my chest",
+        "how do i hold a newborn",
+    ],
+)
+def test_ordinary_messages_do_not_escalate(full: SafetyClassifier, text: str) -> None:
+    assert tier_of(full, text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        ("she isnt breathing", "emergency"),
+        ("cant wake him", "emergency"),
+        ("hes gone blue", "emergency"),
+        ("I shook her", "emergency"),
+        ("i think i hurt him", "emergency"),
+        ("HES NOT BREATHING HELP", "emergency"),
+        ("hes not breathin", "emergency"),
+        ("shes havin a siezure", "emergency"),
+        ("he fell off the bed and hit his head", "emergency"),
+        ("rash that doesnt fade under a glass", "emergency"),
+        ("temp is 38.2 and hes 6 weeks", "urgent"),
+        ("she wont feed and has had 1 wet nappy all day", "urgent"),
+        ("his soft spot is bulging", "urgent"),
+        ("I'm going to lose it", "edge"),
+        ("I could throw him", "edge"),
+        ("I want to shake her to make it stop", "edge"),
+        ("I can't take the crying any more", "edge"),
+        ("I'm so angry with the baby", "edge"),
+        ("I want to end it", "self_harm"),
+        ("they'd be better off without me", "self_harm"),
+        ("i hit my missus last night", "abuse"),
+        ("my partner hits me", "abuse"),
+        ("i think the childminder hurts him", "harm_by_other"),
+    ],
+)
+def test_rules_alone_catch_the_brief_examples(
+    rules: SafetyClassifier, text: str, tier: str
+) -> None:
+    assert tier_of(rules, text) == tier
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("temp 38.0 and hes 6 weeks old", "urgent"),  # under 3 months: 38C or more
+        ("temp is 37.6, hes 6 weeks", None),
+        ("4 month old has a temp of 38.5", None),  # 3 to 6 months: 39C or more
+        ("4 month old has a temp of 39.1", "urgent"),
+        ("8 month old, temperature 38.5 and teething", None),
+        ("newborn is 101 F", "urgent"),  # Fahrenheit
+        ("was 37.9 an hour ago now 38.3", "urgent"),  # a decimal temperature without the word
+    ],
+)
+def test_temperatures_are_judged_by_age(rules: SafetyClassifier, text: str, expected) -> None:
+    assert tier_of(rules, text) == expected
+
+
+def test_the_most_serious_tier_wins_and_all_are_reported(full: SafetyClassifier) -> None:
+    result = full.classify("i shook him and now i want to kill myself")
+    assert result.tier is Tier.EMERGENCY
+    assert result.tiers[:2] == (Tier.EMERGENCY, Tier.SELF_HARM)
+    assert list(result.tiers) == sorted(result.tiers, key=PRECEDENCE.index)
+
+
+def test_results_carry_rule_names_not_message_text(full: SafetyClassifier) -> None:
+    text = "my baby is not breathing at all"
+    result = full.classify(text)
+    assert result.rules and all(text not in rule for rule in result.rules)
+    assert full.classify(text) == result  # deterministic
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😭😭", "12345", "<b>hi</b>", "a" * 5000, "\x00\xff"])
+def test_odd_input_never_raises_or_escalates(full: SafetyClassifier, text: str) -> None:
+    assert full.classify(text).tier is None
+
+
+def test_normaliser_expands_txt_speak_and_fixes_keyword_typos(rules: SafetyClassifier) -> None:
+    assert rules.normalise("cant wake him up") == "can not wake him up"
+    assert rules.normalise("hes not brething") == "he is not breathing"
+    # a real English word is never "corrected" into a keyword
+    assert "responsible" in rules.normalise("im not responsible for this")
+
+
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        ("tiers:\n  emergency:\n    - id: a\n      patterns: ['@NOSUCHSET']\n", "unknown set"),
+        ("tiers:\n  emergency:\n    - id: a\n      patterns: ['x _{0,99}']\n", "bad gap"),
+        ("tiers:\n  emergency:\n    - id: a\n      patterns: ['_?']\n", "at least one word"),
+        (
+            "tiers:\n  emergency:\n    - {id: a, patterns: [x]}\n    - {id: a, patterns: [y]}\n",
+            "duplicate rule id",
+        ),
+        ("tiers:\n  emergency:\n    - {id: a, patterns: [x], guards: [nope]}\n", "unknown guards"),
+    ],
+)
+def test_broken_patterns_fail_loudly(tmp_path: Path, patterns: str, message: str) -> None:
+    path = tmp_path / "patterns.yml"
+    path.write_text(patterns, encoding="utf-8")
+    with pytest.raises(PatternError, match=message):
+        SafetyClassifier(path, backstop=False)
+
+
+def test_backstop_learns_and_respects_its_margin() -> None:
+    examples = [("i feel like the walls are closing in on me and i want out", "self_harm")] * 3
+    examples += [
+        ("what is a good bedtime routine", "none"),
+        ("how warm should the bath be", "none"),
+    ]
+    examples += [("best pram for a newborn", "none"), ("tips for winding", "none")]
+    backstop = Backstop(str.lower, examples, margin=0.0)
+    tier, margin = backstop.predict("the walls are closing in and i want out")
+    assert tier is Tier.SELF_HARM and margin > 0
+    strict = Backstop(str.lower, examples, margin=99.0)
+    assert strict.predict("the walls are closing in and i want out")[0] is None
+
+
+def test_negations_are_masked_for_the_backstop() -> None:
+    assert "floppy" not in mask_negations("she isnt floppy at all")
+    assert "chilled" in mask_negations("she isnt floppy at all just chilled")
