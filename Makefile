@@ -19,7 +19,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS     ?= ignore::DeprecationWarning
 
-.PHONY: help install train validate lint format nlu-eval core-test pytest test run serve telegram \
+.PHONY: help install train validate lint format nlu-eval core-test pytest test run serve \
         bench safety-report clean lock
 
 help: ## List the make targets
