@@ -25,6 +25,8 @@ SKIPPED = "skipped"
 # intents whose own answer is better than insisting on the age question
 NOT_AN_INTERRUPTION = {"tell_baby_age", "set_baby_age", "nlu_fallback", "affirm", "deny"}
 INTERRUPTION_MIN_CONFIDENCE = 0.6
+# intents whose answer is not called utter_<intent> (see data/rules/general.yml)
+RESPONSE_FOR_INTENT = {"ask_capabilities": "utter_capabilities", "bot_challenge": "utter_iamabot"}
 _SKIP = re.compile(
     r"^\W*(no|nah|nope|skip|stop|cancel|never ?mind|not now|leave it|rather not|no thanks|"
     r"no ta|dont want to|don't want to|forget it|dunno|don't know|dont know|not sure)\b",
@@ -256,13 +258,14 @@ class ValidateBabyAgeForm(FormValidationAction):
             return _skipped()
         if weeks is None:
             name = intent.get("name")
+            response = RESPONSE_FOR_INTENT.get(name, f"utter_{name}")
             if (
                 name not in NOT_AN_INTERRUPTION
-                and f"utter_{name}" in (domain.get("responses") or {})
+                and response in (domain.get("responses") or {})
                 and (intent.get("confidence") or 0) >= INTERRUPTION_MIN_CONFIDENCE
             ):
                 # a real question asked instead of an age: answer it and drop the form
-                dispatcher.utter_message(response=f"utter_{name}")
+                dispatcher.utter_message(response=response)
                 return _skipped()
             if _times_not_understood(tracker) >= 1:
                 dispatcher.utter_message(response="utter_baby_age_give_up")

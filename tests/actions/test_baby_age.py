@@ -278,3 +278,11 @@ def test_second_unreadable_answer_gives_up_kindly(
 def test_crying_without_known_stage(stage: str | None, dispatcher: CollectingDispatcher) -> None:
     assert crying(stage, dispatcher) == [SlotSet("baby_age_weeks", None)]
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_crying_normal"]
+
+
+def test_asking_what_the_bot_can_do_mid_form_gets_the_topics(
+    store_url: str, dispatcher: CollectingDispatcher
+) -> None:
+    domain = {**BABY_AGE_DOMAIN, "responses": {"utter_capabilities": [{"text": "topics"}]}}
+    validate("what can u do", dispatcher, domain=domain, intent="ask_capabilities")
+    assert [m["response"] for m in dispatcher.messages] == ["utter_capabilities"]

@@ -40,6 +40,10 @@ def tier_of(classifier: SafetyClassifier, text: str) -> str | None:
         "the baby monitor died",
         "she fell asleep on my chest",
         "how do i hold a newborn",
+        "what do i do when i get angry with the baby",
+        "is it normal to feel angry at the baby sometimes",
+        "he hit his head on my chin lol he's fine",
+        "she kicked me in the face during a nappy change",
     ],
 )
 def test_ordinary_messages_do_not_escalate(full: SafetyClassifier, text: str) -> None:
@@ -72,6 +76,10 @@ def test_ordinary_messages_do_not_escalate(full: SafetyClassifier, text: str) ->
         ("i hit my missus last night", "abuse"),
         ("my partner hits me", "abuse"),
         ("i think the childminder hurts him", "harm_by_other"),
+        ("he wont wake up at all", "emergency"),
+        ("my partner is violent", "abuse"),
+        ("i'm scared of what i might do to my wife", "abuse"),
+        ("i feel like jumping off something", "self_harm"),
     ],
 )
 def test_rules_alone_catch_the_brief_examples(
