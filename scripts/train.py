@@ -5,8 +5,9 @@ Usage: python scripts/train.py [--force]
 The fingerprint is a SHA-256 over the relative path and bytes of config.yml, every file
 under domain/, data/ and bot/nlu/, and requirements.lock. The model lives at
 models/small-hours.tar.gz with its fingerprint beside it in models/small-hours.fingerprint.
-Trained models are also kept in a cache outside the repo (${SMALL_HOURS_CACHE:-~/.cache/small-hours}/models/<fingerprint>.tar.gz, the five
-newest), so a fresh clone on the same machine does not train again.
+Trained models are also kept in a cache outside the repo, the five newest, as
+${SMALL_HOURS_CACHE:-~/.cache/small-hours}/models/<fingerprint>.tar.gz, so a fresh clone on
+the same machine does not train again.
 """
 
 from __future__ import annotations
