@@ -91,6 +91,9 @@ def _lookup_table(name: str) -> dict[str, Any]:
         return json.load(fh)
 
 
+# Telegram allows 4,096 characters; REST clients may send more. Longer texts keep both ends.
+MAX_CHARS = 10_000
+
 # Words at least this common (log probability, from spacy-lookups-data) count as real English
 # and are never "corrected" into a keyword: "responsible" must not become "responsive".
 COMMON_WORD_LOGPROB = -15.0
@@ -273,7 +276,10 @@ class SafetyClassifier:
     def classify(self, text: str) -> SafetyResult:
         if not text or not text.strip():
             return SafetyResult(None)
-        doc = self._doc(text[:4000])
+        if len(text) > MAX_CHARS:
+            # keep both ends: the urgent part of a long message is often its last line
+            text = text[: MAX_CHARS // 2] + " . " + text[-MAX_CHARS // 2 :]
+        doc = self._doc(text)
         doc = self._resolve_pronouns(doc)
         vocab = self.nlp.vocab.strings
         fired = set()
@@ -313,6 +319,8 @@ class SafetyClassifier:
         backstop = self.backstop
         if backstop is None or guards.intersection(self._backstop_cfg.get("guards", ())):
             return SafetyResult(None)
+        if not self._looks_like_language(text, doc):
+            return SafetyResult(None)  # statistics on code, numbers or junk mean nothing
         tier, margin = backstop.predict(text)
         if tier is None:
             return SafetyResult(None)
@@ -324,6 +332,13 @@ class SafetyClassifier:
             # negative red flags ("not breathing"), so the statistics must be surer here
             return SafetyResult(None)
         return SafetyResult(tier, (tier,), ("backstop",))
+
+    def _looks_like_language(self, text: str, doc) -> bool:
+        """At least three real words, and mostly letters."""
+        known = sum(1 for t in doc if t.is_alpha and t.lower_ in self.normalise.known)
+        visible = sum(1 for ch in text if not ch.isspace())
+        letters = sum(1 for ch in text if ch.isalpha())
+        return known >= 3 and letters >= 0.6 * max(1, visible)
 
     def _resolve_pronouns(self, doc):
         """Read "she"/"her" as the partner when a partner or a row is mentioned and no baby is.

@@ -66,7 +66,8 @@ class Normaliser:
             ((k, v) for k, v in self.replacements.items() if " " in k),
             key=lambda kv: -len(kv[0]),
         )
-        self.keywords = sorted({k for k in keywords if len(k) >= 4 and k.isalpha()})
+        # only longer keywords are correction targets: "weint" (German) must not become "went"
+        self.keywords = sorted({k for k in keywords if len(k) >= 5 and k.isalpha()})
         self.known = set(known_words) | set(self.keywords)
         self._cache: dict[str, str] = {}
 

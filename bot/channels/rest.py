@@ -1,0 +1,117 @@
+"""The REST channel, hardened: a clear 400 for a malformed request, never an empty reply.
+
+Same URL as Rasa's own (`POST /webhooks/rest/webhook`, `{"sender", "message"}`). Differences:
+a body that is not a JSON object, or has no usable sender, gets a 400 that says what is
+expected (Rasa's channel answered some of these with a 500); a missing or non-text message is
+treated as empty; if the bot produced no reply (an action server or database failure), the dad
+gets the "having trouble" card with the 999 / NHS 111 / Samaritans lines, led by the safety
+tier when the message is a red flag. No message text is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from asyncio import CancelledError
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.safety.classifier import classify
+from bot.telegram.content import texts
+
+logger = logging.getLogger(__name__)
+EXPECTED = 'send JSON like {"sender": "some-id", "message": "your text"}'
+MAX_SENDER_LENGTH = 128
+
+
+def _bad_request(reason: str) -> HTTPResponse:
+    return response.json({"error": f"{reason}; {EXPECTED}"}, status=400)
+
+
+def parse_body(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object of the request, or an error message."""
+    try:
+        body = request.json
+    except (SanicException, ValueError):
+        return None, "the body is not valid JSON"
+    if not isinstance(body, dict):
+        return None, "the body must be a JSON object"
+    return body, None
+
+
+def sender_of(body: dict[str, Any]) -> str | None:
+    sender = body.get("sender")
+    if isinstance(sender, bool) or not isinstance(sender, (str, int)):
+        return None
+    sender = str(sender).strip()
+    return sender if 0 < len(sender) <= MAX_SENDER_LENGTH else None
+
+
+def text_of(body: dict[str, Any]) -> str:
+    message = body.get("message")
+    if isinstance(message, str):
+        return message
+    if isinstance(message, (int, float)) and not isinstance(message, bool):
+        return str(message)
+    return ""
+
+
+def trouble_reply(recipient: str, text: str) -> dict[str, Any]:
+    try:
+        tier = classify(text).tier
+    except Exception:  # the card must go out even if the safety layer itself is broken
+        tier = None
+    return {"recipient_id": recipient, "text": texts().trouble_card(tier)}
+
+
+class SafeRestInput(RestInput):
+    """Drop-in replacement for Rasa's `rest` channel (see credentials.yml)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body, error = parse_body(request)
+            if body is None:
+                return _bad_request(error or "bad request")
+            sender = sender_of(body)
+            if sender is None:
+                return _bad_request(f"'sender' must be text of 1 to {MAX_SENDER_LENGTH} characters")
+            text = text_of(body)
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
+                )
+            except CancelledError:
+                logger.error("REST message timed out (%d characters)", len(text))
+            except Exception as exc:  # answer anyway; log the kind of failure, not the text
+                logger.error("REST message failed: %s", type(exc).__name__)
+            messages = collector.messages
+            if not messages:
+                messages = [trouble_reply(sender, text)]
+            return response.json(messages)
+
+        return webhook
