@@ -19,7 +19,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS     ?= ignore::DeprecationWarning
 
-.PHONY: help install train validate lint format nlu-eval core-test pytest test run serve \
+.PHONY: help install train validate lint format nlu-eval core-test pytest test run serve telegram \
         bench safety-report clean lock
 
 help: ## List the make targets
@@ -67,6 +67,9 @@ run: train ## Chat with the bot in this terminal (action server starts too)
 
 serve: train ## REST server on $$RASA_PORT and action server on $$ACTIONS_PORT
 	$(PY) scripts/supervise.py serve
+
+telegram: train ## Rasa, actions and the Telegram front end (needs TELEGRAM_BOT_TOKEN)
+	$(PY) scripts/supervise.py telegram
 
 bench: train ## Training, cold start, latency and throughput figures -> bench/results.md
 	$(PY) scripts/bench.py --out bench/results.md

@@ -1,9 +1,11 @@
 """Start and supervise the Small Hours processes: the action server and Rasa.
 
-Usage: python scripts/supervise.py chat|serve|actions
+Usage: python scripts/supervise.py chat|serve|telegram|actions
 
 - chat:    action server, then `rasa shell` in the foreground of this terminal.
 - serve:   action server, then `rasa run` with the REST channel and the HTTP API.
+- telegram: as serve, then the Telegram front end (python -m bot.telegram, settings from env:
+           TELEGRAM_BOT_TOKEN is required; see bot/telegram/config.py).
 - actions: the action server only (used by tests).
 
 Every child runs in its own process group. SIGINT/SIGTERM stops all of them (SIGTERM, then
@@ -38,7 +40,8 @@ if str(ROOT) not in sys.path:
 from bot.safety.model_check import assert_model_has_safety_layer  # noqa: E402
 from scripts._common import MODEL_PATH, HttpClient, rasa_env, rel, venv_bin  # noqa: E402
 
-MODES = ("chat", "serve", "actions")
+MODES = ("chat", "serve", "telegram", "actions")
+TELEGRAM_SETTLE = 3.0  # the front end has no health URL: it must stay up this long
 STOP_GRACE_SECONDS = 10.0
 ACTIONS_TIMEOUT = 120.0
 RASA_TIMEOUT = 300.0
@@ -47,6 +50,10 @@ POLL_SECONDS = 0.25
 
 class StackError(RuntimeError):
     """A process of the stack failed to start or died; the message is one clear line."""
+
+
+class SettingsError(StackError):
+    """A setting (e.g. TELEGRAM_BOT_TOKEN) is missing or wrong: exit code 2, nothing started."""
 
 
 class _Stop(BaseException):
@@ -138,7 +145,7 @@ class Stack:
         return f"http://127.0.0.1:{self.actions_port}"
 
     def child(self, name: str) -> Child | None:
-        """The child called ``name`` ("actions", "rasa" or "shell")."""
+        """The child called ``name`` ("actions", "rasa", "shell" or "telegram")."""
         return next((c for c in self.children if c.name == name), None)
 
     def dead_child(self) -> Child | None:
@@ -189,6 +196,7 @@ def _env_port(name: str, default: int) -> int:
 
 
 def _spawn(
+    stack: Stack,
     name: str,
     cmd: list[str],
     env: Mapping[str, str],
@@ -203,6 +211,9 @@ def _spawn(
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         stdout = log_path.open("wb")
+    # A stop signal arriving between starting the process and recording it would leave an
+    # orphan; hold the signals back until the child is in the stack (the child unblocks them).
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
     try:
         popen = subprocess.Popen(
             cmd,
@@ -212,13 +223,21 @@ def _spawn(
             stdout=stdout,
             stderr=subprocess.STDOUT if stdout is not None else None,
             start_new_session=True,
+            preexec_fn=_unblock_signals,
         )
+        child = Child(name=name, popen=popen, log_path=log_path)
+        stack.children.append(child)
     except OSError as exc:
         raise StackError(f"could not start {name} ({exc}); run `make install` first") from exc
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         if stdout is not None:
             stdout.close()
-    return Child(name=name, popen=popen, log_path=log_path)
+    return child
+
+
+def _unblock_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED_SIGNALS)
 
 
 def _wait_until(
@@ -293,6 +312,9 @@ def start_stack(
     env = rasa_env(dict(extra_env) if extra_env else None)
     if explicit_actions_port or not env.get("ACTION_SERVER_URL"):
         env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{actions_port}/webhook"
+    if mode == "telegram":
+        env.setdefault("RASA_URL", f"http://127.0.0.1:{rasa_port}")
+        _check_telegram_settings(env)
     (root / "var").mkdir(exist_ok=True)  # default SQLite tracker store lives here
 
     ports = [("ACTIONS_PORT", actions_port)]
@@ -310,13 +332,13 @@ def start_stack(
     rasa = venv_bin("rasa")
     try:
         actions = _spawn(
+            stack,
             "actions",
             [rasa, "run", "actions", "--port", str(actions_port), "--actions", "actions"],
             env,
             log_dir,
             root,
         )
-        stack.children.append(actions)
         client = HttpClient(stack.actions_url, timeout=5)
         try:
             _wait_until(
@@ -325,8 +347,9 @@ def start_stack(
         finally:
             client.close()
 
-        if mode == "serve":
+        if mode in ("serve", "telegram"):
             server = _spawn(
+                stack,
                 "rasa",
                 [
                     rasa,
@@ -345,7 +368,6 @@ def start_stack(
                 log_dir,
                 root,
             )
-            stack.children.append(server)
             client = HttpClient(stack.rasa_url, timeout=5)
             try:
                 _wait_until(
@@ -353,8 +375,20 @@ def start_stack(
                 )
             finally:
                 client.close()
+        if mode == "telegram":
+            front_end = _spawn(
+                stack, "telegram", [venv_bin("python"), "-m", "bot.telegram"], env, log_dir, root
+            )
+            settle = time.monotonic() + TELEGRAM_SETTLE
+            _wait_until(
+                front_end,
+                lambda: time.monotonic() > settle,
+                "the Telegram front end",
+                TELEGRAM_SETTLE + 5,
+            )
         elif mode == "chat":
-            shell = _spawn(
+            _spawn(
+                stack,
                 "shell",
                 [
                     rasa,
@@ -371,11 +405,20 @@ def start_stack(
                 root,
                 foreground=True,
             )
-            stack.children.append(shell)
     except BaseException:
         stack.stop()
         raise
     return stack
+
+
+def _check_telegram_settings(env: Mapping[str, str]) -> None:
+    """Fail before starting anything when the front end's settings are missing or wrong."""
+    from bot.telegram.config import ConfigError, load_config
+
+    try:
+        load_config(env)
+    except ConfigError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -422,6 +465,8 @@ def supervise(mode: str) -> int:
         stack = start_stack(mode)
         if mode == "serve":
             print(f"Small Hours is up: REST {stack.rest_url}", flush=True)
+        elif mode == "telegram":
+            print(f"Small Hours is up on Telegram (Rasa at {stack.rasa_url})", flush=True)
         elif mode == "actions":
             print(f"Small Hours action server is up: {stack.actions_url}/webhook", flush=True)
         dead = stack.dead_child()
@@ -446,7 +491,7 @@ def supervise(mode: str) -> int:
         return 0
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, SettingsError) else 1
     finally:
         _restore_terminal(terminal)
         for sig, handler in previous.items():

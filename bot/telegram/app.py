@@ -1,0 +1,218 @@
+"""The python-telegram-bot Application: handlers, per-chat ordering, flood-control retries."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import importlib.util
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import RetryAfter
+from telegram.ext import (
+    Application,
+    BaseRateLimiter,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.telegram import handlers
+from bot.telegram.config import Config, ConfigError
+from bot.telegram.content import services, texts
+from bot.telegram.handlers import FrontEnd
+from bot.telegram.rasa_client import RasaClient
+
+logger = logging.getLogger(__name__)
+
+MAX_CONCURRENT_UPDATES = 64
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates run concurrently across chats, one at a time and in order within a chat.
+
+    Each chat has an asyncio.Lock (FIFO), taken before the handler runs; the lock is dropped
+    when no update of that chat is waiting, so the table stays as small as the busy chats.
+    """
+
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @staticmethod
+    def _chat_key(update: object) -> int | None:
+        if not isinstance(update, Update):
+            return None
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+        return None
+
+    async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
+        key = self._chat_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _seconds(value: int | float | dtm.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+class RetryAfterLimiter(BaseRateLimiter[None]):
+    """Waits out Telegram's flood control (RetryAfter) and tries again, a few times.
+
+    Stands in for AIORateLimiter, whose aiolimiter dependency is not installed. A RetryAfter
+    pauses every request (Telegram's limit is per bot), as AIORateLimiter does.
+    """
+
+    def __init__(self, max_retries: int = 3, max_wait: float = 60.0) -> None:
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._resume_at = 0.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        for attempt in range(self.max_retries + 1):
+            pause = self._resume_at - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after) + 0.1
+                if attempt == self.max_retries or wait > self.max_wait:
+                    raise
+                logger.warning("Telegram flood control on %s: waiting %.1f s", endpoint, wait)
+                self._resume_at = max(self._resume_at, loop.time() + wait)
+        raise AssertionError("unreachable")
+
+
+def add_handlers(application: Application) -> None:
+    """Register every handler (private chats only: the bot is one-to-one)."""
+    private = filters.ChatType.PRIVATE
+    messages = filters.UpdateType.MESSAGES & private
+    application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
+    application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
+    application.add_handler(CommandHandler("topics", handlers.on_topics, filters=private))
+    application.add_handler(CommandHandler("privacy", handlers.on_privacy, filters=private))
+    application.add_handler(CommandHandler("forget", handlers.on_forget, filters=private))
+    application.add_handler(CallbackQueryHandler(handlers.on_forget_answer, pattern=r"^sh:forget:"))
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_handler(MessageHandler(messages & filters.COMMAND, handlers.on_help))
+    application.add_handler(MessageHandler(messages & filters.TEXT, handlers.on_text))
+    application.add_handler(
+        MessageHandler(
+            messages & (filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE), handlers.on_voice
+        )
+    )
+    application.add_handler(MessageHandler(messages, handlers.on_non_text))
+    application.add_error_handler(handlers.on_error)
+
+
+async def _post_init(application: Application) -> None:
+    fe: FrontEnd = application.bot_data["front_end"]
+    commands = [BotCommand(name, text) for name, text in fe.texts.commands.items()]
+    await application.bot.set_my_commands(commands)
+    # Load the safety layer now (spaCy takes a while), so a trouble card can name the tier.
+    loop = asyncio.get_running_loop()
+    loop.run_in_executor(fe.classifier, _warm_up_safety_layer)
+    me = application.bot
+    logger.info("Small Hours on Telegram as @%s; Rasa at %s", me.username, fe.rasa.base_url)
+
+
+def _warm_up_safety_layer() -> None:
+    try:
+        from bot.safety.classifier import classify
+
+        classify("hello")
+        logger.info("Safety layer loaded")
+    except Exception:
+        logger.exception("Safety layer failed to load; trouble cards will carry no tier line")
+
+
+async def _post_shutdown(application: Application) -> None:
+    fe: FrontEnd = application.bot_data["front_end"]
+    await fe.rasa.close()
+    fe.classifier.shutdown(wait=False, cancel_futures=True)
+
+
+def build_application(config: Config, database_url: str | None = None) -> Application:
+    """The Application for ``config`` (nothing is contacted until it starts)."""
+    application = (
+        Application.builder()
+        .token(config.token)
+        .base_url(config.api_base_url)
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(RetryAfterLimiter())
+        .job_queue(None)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data["front_end"] = FrontEnd(
+        rasa=RasaClient(config.rasa_url, timeout=config.rasa_timeout),
+        texts=texts(),
+        services=services(),
+        database_url=database_url,
+    )
+    add_handlers(application)
+    return application
+
+
+def run(config: Config) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
+    if config.webhook and importlib.util.find_spec("tornado") is None:
+        raise ConfigError(
+            "webhook mode needs python-telegram-bot[webhooks] (tornado), which is not "
+            "installed; unset TELEGRAM_WEBHOOK_URL to use long polling."
+        )
+    application = build_application(config)
+    if config.webhook:
+        application.run_webhook(
+            listen="0.0.0.0",
+            port=config.webhook_port,
+            url_path=config.webhook_path,
+            webhook_url=config.webhook_url,
+            secret_token=config.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)

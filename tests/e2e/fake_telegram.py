@@ -1,0 +1,445 @@
+"""A fake Telegram Bot API server (aiohttp) for end-to-end tests of bot/telegram/.
+
+It serves ``/bot<token>/<method>`` like api.telegram.org: getMe, getUpdates (long polling on a
+queue of updates the test pushes), sendMessage, sendChatAction, answerCallbackQuery,
+editMessageReplyMarkup, setMyCommands, deleteWebhook, setWebhook. Every call is recorded with
+its parameters. Several tokens (bots) can share one server; each has its own queue and record.
+
+From a test (thread-safe, the server runs in its own thread)::
+
+    with FakeTelegram() as fake:                  # base_url: http://127.0.0.1:<port>/bot
+        bot = fake.bot("123:abc")
+        bot.send_command(42, "/start", "northfield_hub")
+        call = bot.wait_for("sendMessage", chat_id=42)
+
+Run it alone to try the front end by hand: ``python tests/e2e/fake_telegram.py --port 8081``,
+then type lines as ``<user id> <text>`` (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {
+    "id": 7000001,
+    "is_bot": True,
+    "first_name": "Small Hours (fake)",
+    "username": "small_hours_fake_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+STRING_PARAMS = {"text", "callback_query_id", "action", "url", "secret_token", "parse_mode"}
+
+
+@dataclass
+class Call:
+    """One request the bot made."""
+
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def chat_id(self) -> int | None:
+        value = self.params.get("chat_id")
+        return int(value) if value is not None else None
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text", ""))
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(text, callback_data) of an inline keyboard, row by row."""
+        markup = self.params.get("reply_markup") or {}
+        rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+class FakeBot:
+    """The state of one token: pending updates, sent messages, recorded calls."""
+
+    def __init__(self, server: FakeTelegram, token: str) -> None:
+        self.server = server
+        self.token = token
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._cond: asyncio.Condition | None = None  # created on the server loop
+        self._failures: dict[str, list[dict[str, Any]]] = {}
+
+    # --- what the test does -----------------------------------------------------------------
+
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update (``update_id`` is filled in) and wake a waiting getUpdates."""
+        update = {"update_id": next(self._update_ids), **update}
+        self.server.call_in_loop(self._push, update)
+        return update
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"Dad{user_id}",
+            "language_code": "en",
+        }
+
+    def _message(self, user_id: int, **content: Any) -> dict[str, Any]:
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": f"Dad{user_id}"},
+            "from": self._user(user_id),
+            **content,
+        }
+
+    def send_text(self, user_id: int, text: str) -> dict[str, Any]:
+        """The dad types ``text``."""
+        return self.push({"message": self._message(user_id, text=text)})
+
+    def send_command(self, user_id: int, command: str, payload: str | None = None) -> dict:
+        """The dad sends ``/command`` (with a deep-link payload, as t.me/<bot>?start=...)."""
+        text = f"{command} {payload}" if payload else command
+        entity = {"type": "bot_command", "offset": 0, "length": len(command)}
+        return self.push({"message": self._message(user_id, text=text, entities=[entity])})
+
+    def edit_text(self, user_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """The dad edits an earlier message."""
+        message = self._message(user_id, text=text, edit_date=int(time.time()))
+        message["message_id"] = message_id
+        return self.push({"edited_message": message})
+
+    def send_sticker(self, user_id: int) -> dict[str, Any]:
+        sticker = {
+            "file_id": "sticker-1",
+            "file_unique_id": "s1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        return self.push({"message": self._message(user_id, sticker=sticker)})
+
+    def send_voice(self, user_id: int) -> dict[str, Any]:
+        voice = {"file_id": "voice-1", "file_unique_id": "v1", "duration": 4}
+        return self.push({"message": self._message(user_id, voice=voice)})
+
+    def send_photo(self, user_id: int) -> dict[str, Any]:
+        photo = [{"file_id": "photo-1", "file_unique_id": "p1", "width": 90, "height": 90}]
+        return self.push({"message": self._message(user_id, photo=photo)})
+
+    def send_location(self, user_id: int) -> dict[str, Any]:
+        location = {"latitude": 51.5, "longitude": -0.12}
+        return self.push({"message": self._message(user_id, location=location)})
+
+    def press_button(self, user_id: int, message: Call, data: str) -> dict[str, Any]:
+        """The dad presses the button with ``data`` on the bot's message ``message``."""
+        sent = message.params["_result"]
+        query = {
+            "id": f"cq{next(self._update_ids)}",
+            "from": self._user(user_id),
+            "chat_instance": f"ci{user_id}",
+            "message": sent,
+            "data": data,
+        }
+        return self.push({"callback_query": query})
+
+    def fail_next(self, method: str, error_code: int = 429, retry_after: int = 1) -> None:
+        """Make the next call of ``method`` fail (429 with retry_after by default)."""
+        body: dict[str, Any] = {"ok": False, "error_code": error_code}
+        if error_code == 429:
+            body["description"] = f"Too Many Requests: retry after {retry_after}"
+            body["parameters"] = {"retry_after": retry_after}
+        else:
+            body["description"] = "Bad Request: fake failure"
+        with self._lock:
+            self._failures.setdefault(method, []).append(body)
+
+    # --- what the test checks -----------------------------------------------------------------
+
+    def recorded(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
+        """Calls so far, optionally of one method and/or to one chat."""
+        with self._lock:
+            calls = list(self.calls)
+        return [
+            c
+            for c in calls
+            if (method is None or c.method == method) and (chat_id is None or c.chat_id == chat_id)
+        ]
+
+    def wait_for(
+        self,
+        method: str,
+        chat_id: int | None = None,
+        where: Callable[[Call], bool] | None = None,
+        after: int = 0,
+        timeout: float = 30.0,
+    ) -> Call:
+        """The first matching call (skipping the first ``after`` of that method and chat)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            calls = self.recorded(method, chat_id)[after:]
+            found = [c for c in calls if where is None or where(c)]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.chat_id, c.text[:60]) for c in self.recorded()[-10:]]
+                raise AssertionError(f"no {method} to {chat_id} within {timeout} s; last: {seen}")
+            time.sleep(0.05)
+
+    def messages(self, chat_id: int) -> list[Call]:
+        """sendMessage calls to a chat."""
+        return self.recorded("sendMessage", chat_id)
+
+    # --- what the server does ---------------------------------------------------------------
+
+    def _push(self, update: dict[str, Any]) -> None:
+        self._updates.append(update)
+        if self._cond is not None:
+            asyncio.ensure_future(self._notify())
+
+    async def _notify(self) -> None:
+        assert self._cond is not None
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates and timeout > 0:
+            async with self._cond:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._cond.wait(), timeout)
+        return self._updates[:limit]
+
+    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Record the call and build the answer (except getUpdates)."""
+        call = Call(method, params)
+        with self._lock:
+            self.calls.append(call)
+            failures = self._failures.get(method)
+            failure = failures.pop(0) if failures else None
+        if failure is not None:
+            return failure["error_code"], failure
+        result: Any = True
+        if method == "getMe":
+            result = BOT_USER
+        elif method == "sendMessage":
+            chat_id = int(params["chat_id"])
+            result = {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": BOT_USER,
+                "text": str(params.get("text", "")),
+            }
+            if params.get("reply_markup"):
+                result["reply_markup"] = params["reply_markup"]
+            params["_result"] = result
+        elif method == "editMessageReplyMarkup":
+            result = {
+                "message_id": int(params.get("message_id") or 0),
+                "date": int(time.time()),
+                "chat": {"id": int(params.get("chat_id") or 0), "type": "private"},
+                "from": BOT_USER,
+                "text": "",
+            }
+        elif method == "getWebhookInfo":
+            result = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        elif method not in KNOWN_METHODS:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        return 200, {"ok": True, "result": result}
+
+
+KNOWN_METHODS = {
+    "getMe",
+    "getUpdates",
+    "sendMessage",
+    "sendChatAction",
+    "answerCallbackQuery",
+    "editMessageReplyMarkup",
+    "setMyCommands",
+    "deleteWebhook",
+    "setWebhook",
+    "getWebhookInfo",
+    "close",
+    "logOut",
+}
+
+
+def _decode(value: str, name: str) -> Any:
+    if name in STRING_PARAMS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+class FakeTelegram:
+    """The server: ``start()`` runs it in a thread; ``stop()`` ends it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._bots: dict[str, FakeBot] = {}
+        self._bots_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        """What TELEGRAM_API_BASE_URL should be (the token is appended)."""
+        return f"http://{self.host}:{self.port}/bot"
+
+    def bot(self, token: str) -> FakeBot:
+        with self._bots_lock:
+            if token not in self._bots:
+                self._bots[token] = FakeBot(self, token)
+            return self._bots[token]
+
+    def call_in_loop(self, function: Callable[..., Any], *args: Any) -> None:
+        assert self._loop is not None, "server not started"
+        self._loop.call_soon_threadsafe(function, *args)
+
+    async def _endpoint(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                form = await request.post()
+                params.update({k: _decode(str(v), k) for k, v in form.items()})
+        bot = self.bot(token)
+        if method == "getUpdates":
+            bot.handle(method, {k: v for k, v in params.items() if k != "timeout"})
+            updates = await bot.get_updates(params)
+            return web.json_response({"ok": True, "result": updates})
+        status, body = bot.handle(method, params)
+        return web.json_response(body, status=status)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", r"/bot{token}/{method}", self._endpoint)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if self.port == 0 and server is not None:
+            self.port = server.sockets[0].getsockname()[1]
+
+    def start(self) -> FakeTelegram:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._start())
+            except BaseException as exc:
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-telegram", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    async def _shutdown(self) -> None:
+        """Answer every waiting long poll, close the server, then stop the loop."""
+        for bot in list(self._bots.values()):
+            if bot._cond is not None:
+                await bot._notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        asyncio.get_running_loop().stop()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            self._thread.join(15)
+            self._thread = None
+
+    def __enter__(self) -> FakeTelegram:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """Run the fake server; stdin lines ``<user id> <text>`` become messages to every bot."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", default="123456:fake-token")
+    args = parser.parse_args()
+    fake = FakeTelegram(port=args.port).start()
+    bot = fake.bot(args.token)
+    print(f"TELEGRAM_API_BASE_URL={fake.base_url} TELEGRAM_BOT_TOKEN={args.token}")
+    print("Type '<user id> <text>' (e.g. '42 /start' or '42 is it normal he cries so much').")
+    seen = 0
+
+    def show() -> None:
+        nonlocal seen
+        while True:
+            calls = bot.recorded("sendMessage")
+            for call in calls[seen:]:
+                print(f"[to {call.chat_id}] {call.text}")
+                for title, data in call.buttons:
+                    print(f"    [{title}] -> {data}")
+            seen = len(calls)
+            time.sleep(0.2)
+
+    threading.Thread(target=show, daemon=True).start()
+    try:
+        for line in iter(input, "quit"):
+            user, _, text = line.strip().partition(" ")
+            if not user.isdigit() or not text:
+                continue
+            if text.startswith("/"):
+                command, _, payload = text.partition(" ")
+                bot.send_command(int(user), command, payload or None)
+            else:
+                bot.send_text(int(user), text)
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Per-chat ordering, flood-control retries, and the Application's handlers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from telegram import Chat, Message, Update, User
+from telegram.error import RetryAfter
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.telegram.app import PerChatUpdateProcessor, RetryAfterLimiter, build_application
+from bot.telegram.config import load_config
+
+
+def _update(update_id: int, chat_id: int) -> Update:
+    user = User(chat_id, "Dad", False)
+    chat = Chat(chat_id, Chat.PRIVATE)
+    message = Message(update_id, None, chat, from_user=user, text="hi")  # type: ignore[arg-type]
+    return Update(update_id, message=message)
+
+
+def test_updates_of_one_chat_run_in_order_and_chats_do_not_block_each_other() -> None:
+    async def scenario() -> list[str]:
+        processor = PerChatUpdateProcessor()
+        log: list[str] = []
+        gate = asyncio.Event()
+
+        async def handle(name: str, wait: bool) -> None:
+            log.append(f"start {name}")
+            if wait:
+                await gate.wait()
+            log.append(f"end {name}")
+
+        tasks = [
+            asyncio.create_task(processor.process_update(_update(1, 1), handle("a1", True))),
+            asyncio.create_task(processor.process_update(_update(2, 1), handle("a2", False))),
+            asyncio.create_task(processor.process_update(_update(3, 2), handle("b1", False))),
+        ]
+        await asyncio.sleep(0.05)
+        assert "end b1" in log  # chat 2 went ahead while chat 1 was stuck
+        assert "start a2" not in log  # chat 1's second update waits for its first
+        gate.set()
+        await asyncio.gather(*tasks)
+        assert processor._locks == {}
+        return log
+
+    log = asyncio.run(scenario())
+    assert log.index("end a1") < log.index("start a2")
+
+
+def test_retry_after_is_waited_out() -> None:
+    async def scenario() -> tuple[str, int]:
+        limiter = RetryAfterLimiter(max_retries=2)
+        attempts = 0
+
+        async def callback() -> str:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                raise RetryAfter(0)
+            return "sent"
+
+        result = await limiter.process_request(callback, (), {}, "sendMessage", {}, None)
+        return result, attempts
+
+    assert asyncio.run(scenario()) == ("sent", 2)
+
+
+def test_retry_after_gives_up_after_max_retries() -> None:
+    async def scenario() -> None:
+        limiter = RetryAfterLimiter(max_retries=1)
+
+        async def callback() -> str:
+            raise RetryAfter(0)
+
+        await limiter.process_request(callback, (), {}, "sendMessage", {}, None)
+
+    with pytest.raises(RetryAfter):
+        asyncio.run(scenario())
+
+
+def test_application_has_the_commands_and_buttons() -> None:
+    application = build_application(load_config({"TELEGRAM_BOT_TOKEN": "1:abc"}))
+    handlers = application.handlers[0]
+    commands = {c for h in handlers if isinstance(h, CommandHandler) for c in h.commands}
+    assert commands == {"start", "help", "topics", "privacy", "forget"}
+    assert sum(isinstance(h, CallbackQueryHandler) for h in handlers) == 2
+    assert set(application.bot_data["front_end"].texts.commands) <= commands
+
+
+def test_webhook_mode_without_tornado_says_how_to_fix(monkeypatch) -> None:
+    from bot.telegram import app
+    from bot.telegram.config import ConfigError
+
+    monkeypatch.setattr(app.importlib.util, "find_spec", lambda name: None)
+    config = load_config(
+        {
+            "TELEGRAM_BOT_TOKEN": "1:abc",
+            "TELEGRAM_WEBHOOK_URL": "https://example.org/hook",
+            "TELEGRAM_WEBHOOK_SECRET": "secret",
+        }
+    )
+    with pytest.raises(ConfigError, match="tornado"):
+        app.run(config)
