@@ -410,6 +410,10 @@ class SafetyClassifier:
             numbers = [n for n in numbers if re.fullmatch(r"(3[5-9]|4[0-3])[.,]\d", n)]
             if not numbers:
                 return None, False, age
+        not_body = cfg.get("not_body", [])
+        if not_body:
+            near = re.compile(rf"\b({'|'.join(map(re.escape, not_body))})\b[^.?!]{{0,25}}$")
+            numbers = [n for n in numbers if not near.search(text[: text.find(n)]) or n not in text]
         celsius = []
         for raw in numbers:
             value = float(raw.replace(",", "."))
