@@ -1,12 +1,16 @@
-"""Measure training time, cold start, REST latency and throughput; write a markdown table.
+"""Measure training time, cold start, REST and Telegram latency and throughput; write a table.
 
 Usage: python scripts/bench.py [--out bench/results.md] [--skip-train] [--messages 200]
-       [--conversations 20] [--per-conversation 10]
+       [--conversations 20] [--per-conversation 10] [--telegram-chats 50]
+       [--telegram-per-chat 4]
 
 (a) `rasa train --force` into a temporary folder; (b) seconds from starting `rasa run` to the
 first successful REST reply; (c) p50/p95/max latency of sequential messages in one conversation;
-(d) concurrent conversations: messages per second and p95. The servers run on free ports with a
-throw-away SQLite tracker store, so a running `make serve` is not disturbed. The bench never fails
+(d) concurrent conversations: messages per second and p95; (e) the Telegram front end
+(`python -m bot.telegram`, long polling) against the fake Bot API server of the tests, many chats
+at once: messages per second and the p95 from an update being available in getUpdates to the
+bot's sendMessage arriving. The servers run on free ports with a throw-away SQLite tracker store,
+so a running `make serve` is not disturbed. The bench never fails
 the build: a step that fails is reported as such and the exit code is 0.
 """
 
@@ -43,11 +47,17 @@ from scripts._common import (  # noqa: E402
     rest_message,
     venv_bin,
 )
-from scripts.supervise import Stack, start_stack  # noqa: E402
+from scripts.supervise import Child, Stack, start_stack, stop_children  # noqa: E402
 
 TRAIN_TARGET_S = 180.0
 P95_TARGET_MS = 150.0
 FIRST_REPLY_TIMEOUT_S = 120.0
+TELEGRAM_TOKEN = "100001:small-hours-bench"
+TELEGRAM_START_TIMEOUT_S = 120.0  # getMe, setMyCommands and loading the safety layer
+TELEGRAM_REPLY_TIMEOUT_S = 60.0
+TELEGRAM_READ_PAUSE_S = 0.3  # a chat sends its next message once its reply has been quiet this long
+TELEGRAM_REQUESTS_PER_S = 30  # AIORateLimiter's default overall rate (bot/telegram/app.py)
+TROUBLE_CARD_MARK = "I'm having trouble"  # the card the front end sends when Rasa does not answer
 
 # What dads write at night, in the order one long conversation might go (cycled as needed).
 MESSAGES = [
@@ -252,6 +262,107 @@ def bench_concurrent(
     return wall, latencies, sum(err for _, err in results)
 
 
+def _log_says(path: Path, text: str) -> bool:
+    return path.is_file() and text in path.read_text(encoding="utf-8", errors="replace")
+
+
+def start_telegram_front_end(stack: Stack, base_url: str, work: Path) -> Child:
+    """`python -m bot.telegram` polling the fake Bot API at ``base_url``, talking to ``stack``."""
+    log_path = work / "logs" / "telegram.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = rasa_env(
+        {
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_API_BASE_URL": base_url,
+            "RASA_URL": stack.rasa_url,
+            "DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+            "SMALL_HOURS_ID_KEY": uuid.uuid4().hex,
+        }
+    )
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            [venv_bin("python"), "-m", "bot.telegram"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Child(name="telegram", popen=popen, log_path=log_path)
+
+
+def bench_telegram(
+    stack: Stack, work: Path, chats: int, per_chat: int
+) -> tuple[float, list[float], int, float]:
+    """Wall seconds, latencies, failures and Bot API requests per second (sendMessage,
+    sendChatAction...) for ``chats`` chats writing to the front end at once.
+
+    Each chat sends a message, waits for the bot's first sendMessage (the latency is from the
+    update being queued for getUpdates to that sendMessage reaching the fake server), waits
+    until its reply has been quiet for TELEGRAM_READ_PAUSE_S (a reply can be several messages),
+    then sends the next. A trouble card or no reply counts as a failure.
+    """
+    from tests.e2e.fake_telegram import FakeTelegram  # needs aiohttp, which Rasa brings
+
+    fake = FakeTelegram().start()
+    front_end: Child | None = None
+    try:
+        bot = fake.bot(TELEGRAM_TOKEN)
+        front_end = start_telegram_front_end(stack, fake.base_url, work)
+        log_path = front_end.log_path
+        assert log_path is not None
+        bot.wait_for("getUpdates", timeout=TELEGRAM_START_TIMEOUT_S)
+        deadline = time.monotonic() + TELEGRAM_START_TIMEOUT_S
+        while not _log_says(log_path, "Safety layer loaded"):
+            if front_end.exited() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Telegram front end did not start (log: {log_path})")
+            time.sleep(0.2)
+        bot.send_text(1, "hi")  # warm up the connections
+        bot.wait_for("sendMessage", chat_id=1, timeout=TELEGRAM_REPLY_TIMEOUT_S)
+
+        def settle(chat: int) -> None:
+            while True:
+                quiet = bot.messages(chat)[-1].at + TELEGRAM_READ_PAUSE_S - time.monotonic()
+                if quiet <= 0:
+                    return
+                time.sleep(quiet)
+
+        barrier = threading.Barrier(chats)
+
+        def one(index: int) -> tuple[list[float], int]:
+            chat = 10_000 + index
+            latencies: list[float] = []
+            barrier.wait()
+            for number, text in enumerate(script(per_chat, offset=index * 3)):
+                seen = len(bot.messages(chat))
+                started = time.monotonic()
+                bot.send_text(chat, text)
+                try:
+                    reply = bot.wait_for(
+                        "sendMessage", chat_id=chat, after=seen, timeout=TELEGRAM_REPLY_TIMEOUT_S
+                    )
+                except AssertionError:
+                    return latencies, per_chat - number  # the chat is stuck: the rest fail too
+                latencies.append(reply.at - started)
+                settle(chat)
+                if TROUBLE_CARD_MARK in reply.text:
+                    return latencies, per_chat - number
+            return latencies, 0
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=chats) as pool:
+            results = list(pool.map(one, range(chats)))
+        wall = time.monotonic() - started
+        requests = [c for c in bot.recorded() if c.method != "getUpdates" and c.at >= started]
+    finally:
+        if front_end is not None:
+            stop_children([front_end], grace=5)
+        fake.stop()
+    latencies = [lat for lats, _ in results for lat in lats]
+    return wall, latencies, sum(err for _, err in results), len(requests) / wall
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
@@ -337,6 +448,47 @@ def run(args: argparse.Namespace, work: Path) -> Report:
             )
         if errors:
             report.fail(f"{errors} of {total} concurrent messages failed.")
+
+        total = args.telegram_chats * args.telegram_per_chat
+        print(
+            f"bench: Telegram front end, {args.telegram_chats} chats at once x "
+            f"{args.telegram_per_chat} messages ...",
+            flush=True,
+        )
+        try:
+            wall, latencies, errors, request_rate = bench_telegram(
+                stack, work, args.telegram_chats, args.telegram_per_chat
+            )
+        except (OSError, RuntimeError, AssertionError, threading.BrokenBarrierError) as exc:
+            report.rows.append(Row("Telegram front end (fake Bot API)", "failed"))
+            report.fail(f"Telegram measurement failed: {exc}.")
+        else:
+            if latencies:
+                report.rows.append(
+                    Row(
+                        f"Telegram front end, {args.telegram_chats} chats at once x "
+                        f"{args.telegram_per_chat} messages (fake Bot API, long polling)",
+                        f"{len(latencies) / wall:.1f} messages/s, p95 "
+                        f"{_ms(percentile(latencies, 95))} from getUpdates to sendMessage",
+                    )
+                )
+                per_answer = request_rate * wall / len(latencies)
+                pace = (
+                    "so the limiter, as much as Rasa, sets the pace here"
+                    if request_rate >= 0.9 * TELEGRAM_REQUESTS_PER_S
+                    else "below that, so Rasa sets the pace"
+                )
+                report.notes.append(
+                    f"Telegram: the front end made {request_rate:.1f} Bot API requests a second, "
+                    f"{per_answer:.1f} per answer (typing actions and messages); python-telegram-"
+                    f"bot's AIORateLimiter holds every bot to {TELEGRAM_REQUESTS_PER_S} a second "
+                    f"(Telegram's limit), {pace}. Each chat sends its next message once its "
+                    f"reply has been quiet for {TELEGRAM_READ_PAUSE_S} s."
+                )
+            if errors:
+                report.fail(
+                    f"{errors} of {total} Telegram messages got no answer or the trouble card."
+                )
     except SystemExit as exc:  # the model check refuses a model without the safety layer
         report.fail(f"Servers not started: {exc}")
     except Exception as exc:  # the bench reports failures, it never fails the build
@@ -388,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--per-conversation", type=int, default=10)
+    parser.add_argument("--telegram-chats", type=int, default=50)
+    parser.add_argument("--telegram-per-chat", type=int, default=4)
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _interrupt)

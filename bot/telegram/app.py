@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dtm
 import importlib.util
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.error import RetryAfter
 from telegram.ext import (
+    AIORateLimiter,
     Application,
-    BaseRateLimiter,
     BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
@@ -31,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 MAX_CONCURRENT_UPDATES = 64
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+MAX_RETRIES = 3  # tries after a 429 (flood control) before a request gives up
+WEBHOOK_LISTEN = "0.0.0.0"  # the webhook server's address; TLS is a reverse proxy's job
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -78,51 +78,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
-def _seconds(value: int | float | dtm.timedelta) -> float:
-    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+def rate_limiter() -> AIORateLimiter:
+    """python-telegram-bot's AIORateLimiter, retrying after flood control.
 
-
-class RetryAfterLimiter(BaseRateLimiter[None]):
-    """Waits out Telegram's flood control (RetryAfter) and tries again, a few times.
-
-    Stands in for AIORateLimiter, whose aiolimiter dependency is not installed. A RetryAfter
-    pauses every request (Telegram's limit is per bot), as AIORateLimiter does.
+    It keeps the bot under Telegram's limits before they bite (30 requests a second overall,
+    20 a minute per group; this bot only talks in private chats), and when Telegram still
+    answers 429 with ``retry_after`` it pauses every request of the bot for that long plus
+    0.1 s and tries again, up to ``MAX_RETRIES`` times, then raises RetryAfter (logged by
+    handlers.on_error). It replaced a hand-written limiter that only reacted to 429s.
     """
-
-    def __init__(self, max_retries: int = 3, max_wait: float = 60.0) -> None:
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self._resume_at = 0.0
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: None,
-    ) -> Any:
-        loop = asyncio.get_running_loop()
-        for attempt in range(self.max_retries + 1):
-            pause = self._resume_at - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                wait = _seconds(exc.retry_after) + 0.1
-                if attempt == self.max_retries or wait > self.max_wait:
-                    raise
-                logger.warning("Telegram flood control on %s: waiting %.1f s", endpoint, wait)
-                self._resume_at = max(self._resume_at, loop.time() + wait)
-        raise AssertionError("unreachable")
+    return AIORateLimiter(max_retries=MAX_RETRIES)
 
 
 def add_handlers(application: Application) -> None:
@@ -181,7 +146,7 @@ def build_application(config: Config, database_url: str | None = None) -> Applic
         .token(config.token)
         .base_url(config.api_base_url)
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(RetryAfterLimiter())
+        .rate_limiter(rate_limiter())
         .job_queue(None)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -198,16 +163,26 @@ def build_application(config: Config, database_url: str | None = None) -> Applic
 
 
 def run(config: Config) -> None:
-    """Run until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
+    """Run until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set.
+
+    Webhook mode: setWebhook is called with TELEGRAM_WEBHOOK_URL and the secret; a tornado
+    server listens on plain HTTP at 0.0.0.0:TELEGRAM_WEBHOOK_PORT, on the URL's path, and
+    answers 403 (dropping the update) to any request without the right
+    X-Telegram-Bot-Api-Secret-Token header.
+    """
     if config.webhook and importlib.util.find_spec("tornado") is None:
         raise ConfigError(
-            "webhook mode needs python-telegram-bot[webhooks] (tornado), which is not "
-            "installed; unset TELEGRAM_WEBHOOK_URL to use long polling."
+            "webhook mode needs tornado (python-telegram-bot[webhooks]), which is missing from "
+            "this environment; run `make install`, or unset TELEGRAM_WEBHOOK_URL to use long "
+            "polling."
         )
     application = build_application(config)
     if config.webhook:
+        logger.info(
+            "Webhook mode: listening on port %d, path /%s", config.webhook_port, config.webhook_path
+        )
         application.run_webhook(
-            listen="0.0.0.0",
+            listen=WEBHOOK_LISTEN,
             port=config.webhook_port,
             url_path=config.webhook_path,
             webhook_url=config.webhook_url,

@@ -7,8 +7,13 @@
 | RASA_URL | http://127.0.0.1:$RASA_PORT | the Rasa server (REST channel) |
 | RASA_TIMEOUT | 8 | seconds to wait for Rasa before sending the trouble card |
 | TELEGRAM_WEBHOOK_URL | (unset: long polling) | public HTTPS URL Telegram posts updates to |
-| TELEGRAM_WEBHOOK_PORT | 8443 | local port the webhook listens on |
+| TELEGRAM_WEBHOOK_PORT | 8443 | local port the webhook listens on (plain HTTP, all addresses) |
 | TELEGRAM_WEBHOOK_SECRET | (required with a webhook) | checked on every webhook call |
+
+The webhook URL must be https (Telegram refuses anything else), except on a loopback host
+(``http://127.0.0.1:<port>/...``), which only a local fake Bot API server can reach: the tests
+use that. Behind a reverse proxy the URL is the proxy's public address; the proxy terminates TLS
+and forwards to TELEGRAM_WEBHOOK_PORT on the same path.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ DEFAULT_RASA_TIMEOUT = 8.0
 DEFAULT_WEBHOOK_PORT = 8443
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 MISSING_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot by messaging @BotFather on Telegram (/newbot), "
@@ -105,7 +111,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     )
     secret = env.get("TELEGRAM_WEBHOOK_SECRET") or None
     if webhook_url is not None:
-        _http_url("TELEGRAM_WEBHOOK_URL", webhook_url, https=True)
+        loopback = urlsplit(webhook_url).hostname in LOOPBACK_HOSTS
+        _http_url("TELEGRAM_WEBHOOK_URL", webhook_url, https=not loopback)
         if secret is None:
             raise ConfigError(
                 "TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL, so that only "

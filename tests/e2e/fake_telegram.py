@@ -5,6 +5,11 @@ queue of updates the test pushes), sendMessage, sendChatAction, answerCallbackQu
 editMessageReplyMarkup, setMyCommands, deleteWebhook, setWebhook. Every call is recorded with
 its parameters. Several tokens (bots) can share one server; each has its own queue and record.
 
+Like Telegram, once a bot has called setWebhook its updates are no longer queued for getUpdates
+(which then answers 409) but POSTed to the webhook URL with the secret in the
+``X-Telegram-Bot-Api-Secret-Token`` header; each delivery's HTTP status is kept in
+``FakeBot.deliveries``. deleteWebhook goes back to the queue.
+
 From a test (thread-safe, the server runs in its own thread)::
 
     with FakeTelegram() as fake:                  # base_url: http://127.0.0.1:<port>/bot
@@ -29,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 BOT_USER = {
     "id": 7000001,
@@ -41,6 +46,8 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 STRING_PARAMS = {"text", "callback_query_id", "action", "url", "secret_token", "parse_mode"}
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DELIVERY_ATTEMPTS = 20  # a webhook that cannot be reached is tried again, 0.25 s apart
 
 
 @dataclass
@@ -68,6 +75,23 @@ class Call:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
+@dataclass
+class Webhook:
+    """What the bot passed to setWebhook."""
+
+    url: str
+    secret_token: str | None = None
+
+
+@dataclass
+class Delivery:
+    """One update POSTed to a webhook: the HTTP status, or 0 when it could not be reached."""
+
+    update_id: int
+    status: int
+    at: float = field(default_factory=time.monotonic)
+
+
 class FakeBot:
     """The state of one token: pending updates, sent messages, recorded calls."""
 
@@ -75,20 +99,33 @@ class FakeBot:
         self.server = server
         self.token = token
         self.calls: list[Call] = []
+        self.webhook: Webhook | None = None
+        self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified on every call
+        self._by_chat: dict[int | None, list[Call]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._cond: asyncio.Condition | None = None  # created on the server loop
-        self._failures: dict[str, list[dict[str, Any]]] = {}
+        self._failures: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
 
     # --- what the test does -----------------------------------------------------------------
 
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Queue an update (``update_id`` is filled in) and wake a waiting getUpdates."""
-        update = {"update_id": next(self._update_ids), **update}
+        """Queue an update (``update_id`` is filled in) and wake a waiting getUpdates, or POST it
+        to the webhook when one is set."""
+        update = self.new_update(update)
         self.server.call_in_loop(self._push, update)
         return update
+
+    def new_update(self, content: dict[str, Any]) -> dict[str, Any]:
+        """An update with the next ``update_id``, not sent anywhere (to POST it yourself)."""
+        return {"update_id": next(self._update_ids), **content}
+
+    def text_update(self, user_id: int, text: str) -> dict[str, Any]:
+        """The update for ``user_id`` typing ``text``, not sent anywhere."""
+        return self.new_update({"message": self._message(user_id, text=text)})
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return {
@@ -159,8 +196,15 @@ class FakeBot:
         }
         return self.push({"callback_query": query})
 
-    def fail_next(self, method: str, error_code: int = 429, retry_after: int = 1) -> None:
-        """Make the next call of ``method`` fail (429 with retry_after by default)."""
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 429,
+        retry_after: int = 1,
+        chat_id: int | None = None,
+    ) -> None:
+        """Make the next call of ``method`` (to ``chat_id``, if given) fail: 429 with
+        ``parameters.retry_after`` by default, as Telegram's flood control answers."""
         body: dict[str, Any] = {"ok": False, "error_code": error_code}
         if error_code == 429:
             body["description"] = f"Too Many Requests: retry after {retry_after}"
@@ -168,19 +212,15 @@ class FakeBot:
         else:
             body["description"] = "Bad Request: fake failure"
         with self._lock:
-            self._failures.setdefault(method, []).append(body)
+            self._failures.setdefault(method, []).append((chat_id, body))
 
     # --- what the test checks -----------------------------------------------------------------
 
     def recorded(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         """Calls so far, optionally of one method and/or to one chat."""
         with self._lock:
-            calls = list(self.calls)
-        return [
-            c
-            for c in calls
-            if (method is None or c.method == method) and (chat_id is None or c.chat_id == chat_id)
-        ]
+            calls = list(self.calls if chat_id is None else self._by_chat.get(chat_id, ()))
+        return [c for c in calls if method is None or c.method == method]
 
     def wait_for(
         self,
@@ -193,14 +233,19 @@ class FakeBot:
         """The first matching call (skipping the first ``after`` of that method and chat)."""
         deadline = time.monotonic() + timeout
         while True:
+            with self._lock:
+                total = len(self.calls)
             calls = self.recorded(method, chat_id)[after:]
             found = [c for c in calls if where is None or where(c)]
             if found:
                 return found[0]
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 seen = [(c.method, c.chat_id, c.text[:60]) for c in self.recorded()[-10:]]
                 raise AssertionError(f"no {method} to {chat_id} within {timeout} s; last: {seen}")
-            time.sleep(0.05)
+            with self._changed:  # sleep until the next call (or the deadline)
+                if len(self.calls) == total:
+                    self._changed.wait(remaining)
 
     def messages(self, chat_id: int) -> list[Call]:
         """sendMessage calls to a chat."""
@@ -209,9 +254,27 @@ class FakeBot:
     # --- what the server does ---------------------------------------------------------------
 
     def _push(self, update: dict[str, Any]) -> None:
+        if self.webhook is not None:
+            asyncio.ensure_future(self._deliver(update, self.webhook))
+            return
         self._updates.append(update)
         if self._cond is not None:
             asyncio.ensure_future(self._notify())
+
+    async def _deliver(self, update: dict[str, Any], webhook: Webhook) -> None:
+        """POST one update to the webhook, as Telegram does (retried while unreachable)."""
+        headers = {SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
+        status = 0
+        for _ in range(DELIVERY_ATTEMPTS):
+            try:
+                session = await self.server.session()
+                async with session.post(webhook.url, json=update, headers=headers) as response:
+                    status = response.status
+                    break
+            except (ClientError, asyncio.TimeoutError, OSError):
+                await asyncio.sleep(0.25)
+        with self._lock:
+            self.deliveries.append(Delivery(update["update_id"], status))
 
     async def _notify(self) -> None:
         assert self._cond is not None
@@ -235,11 +298,25 @@ class FakeBot:
         """Record the call and build the answer (except getUpdates)."""
         call = Call(method, params)
         with self._lock:
+            failures = self._failures.get(method, [])
+            index = next(
+                (i for i, (chat, _) in enumerate(failures) if chat in (None, call.chat_id)), None
+            )
+            failure = failures.pop(index)[1] if index is not None else None
+        try:
+            if failure is not None:
+                return failure["error_code"], failure
+            return self._answer(method, params)
+        finally:
+            self._record(call)
+
+    def _record(self, call: Call) -> None:
+        with self._changed:
             self.calls.append(call)
-            failures = self._failures.get(method)
-            failure = failures.pop(0) if failures else None
-        if failure is not None:
-            return failure["error_code"], failure
+            self._by_chat.setdefault(call.chat_id, []).append(call)
+            self._changed.notify_all()
+
+    def _answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         result: Any = True
         if method == "getMe":
             result = BOT_USER
@@ -263,8 +340,13 @@ class FakeBot:
                 "from": BOT_USER,
                 "text": "",
             }
+        elif method == "setWebhook":
+            self.webhook = Webhook(str(params.get("url", "")), params.get("secret_token"))
+        elif method == "deleteWebhook":
+            self.webhook = None
         elif method == "getWebhookInfo":
-            result = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+            url = self.webhook.url if self.webhook else ""
+            result = {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
         elif method not in KNOWN_METHODS:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         return 200, {"ok": True, "result": result}
@@ -283,6 +365,14 @@ KNOWN_METHODS = {
     "getWebhookInfo",
     "close",
     "logOut",
+}
+
+
+CONFLICT = {
+    "ok": False,
+    "error_code": 409,
+    "description": "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first",
 }
 
 
@@ -306,6 +396,7 @@ class FakeTelegram:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
 
     @property
     def base_url(self) -> str:
@@ -317,6 +408,12 @@ class FakeTelegram:
             if token not in self._bots:
                 self._bots[token] = FakeBot(self, token)
             return self._bots[token]
+
+    async def session(self) -> ClientSession:
+        """The HTTP client that delivers updates to webhooks (on the server loop)."""
+        if self._session is None:
+            self._session = ClientSession(timeout=ClientTimeout(total=10))
+        return self._session
 
     def call_in_loop(self, function: Callable[..., Any], *args: Any) -> None:
         assert self._loop is not None, "server not started"
@@ -334,7 +431,11 @@ class FakeTelegram:
                 params.update({k: _decode(str(v), k) for k, v in form.items()})
         bot = self.bot(token)
         if method == "getUpdates":
-            bot.handle(method, {k: v for k, v in params.items() if k != "timeout"})
+            status, body = bot.handle(method, {k: v for k, v in params.items() if k != "timeout"})
+            if status != 200:
+                return web.json_response(body, status=status)
+            if bot.webhook is not None:
+                return web.json_response(CONFLICT, status=409)
             updates = await bot.get_updates(params)
             return web.json_response({"ok": True, "result": updates})
         status, body = bot.handle(method, params)
@@ -357,6 +458,7 @@ class FakeTelegram:
 
         def serve() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._loop = loop
             try:
                 loop.run_until_complete(self._start())
@@ -384,6 +486,8 @@ class FakeTelegram:
         for bot in list(self._bots.values()):
             if bot._cond is not None:
                 await bot._notify()
+        if self._session is not None:
+            await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
         asyncio.get_running_loop().stop()

@@ -3,11 +3,14 @@
 The stack is started with ``scripts.supervise.start_stack("telegram")`` on unusual free ports,
 with a temporary SQLite database and a throwaway pseudonym key. A second front end, pointed at a
 Rasa URL where nothing listens, shows the "Rasa is down" card. Both poll the same fake server
-with different tokens.
+with different tokens. A third front end runs in webhook mode: the fake server, like Telegram,
+POSTs its updates to the local listener with the secret header once setWebhook has been called.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import secrets
 import sqlite3
 import subprocess
@@ -32,6 +35,8 @@ pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "424242:small-hours-e2e"
 DOWN_TOKEN = "434343:small-hours-e2e-rasa-down"
+WEBHOOK_TOKEN = "454545:small-hours-e2e-webhook"
+WEBHOOK_PATH = "small-hours/hook"
 PORT_RANGE = range(5305, 5400)  # away from make serve (5005/5055) and the REST e2e (5105+)
 WAIT = 30.0
 TEXTS = load_texts()
@@ -63,6 +68,7 @@ class Rig:
     down_bot: FakeBot
     stack: Stack
     db_path: Path
+    dead_port: int  # nothing listens here (the "Rasa is down" front end's RASA_URL)
 
     def rows(self, sql: str, *args: object) -> list[tuple]:
         conn = sqlite3.connect(self.db_path, timeout=15)
@@ -128,7 +134,14 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         deadline = time.monotonic() + 90
         while not _log_says(down_log, "Safety layer loaded") and time.monotonic() < deadline:
             time.sleep(0.2)
-        yield Rig(fake=fake, bot=bot, down_bot=down_bot, stack=stack, db_path=db_path)
+        yield Rig(
+            fake=fake,
+            bot=bot,
+            down_bot=down_bot,
+            stack=stack,
+            db_path=db_path,
+            dead_port=dead_port,
+        )
     finally:
         if down is not None:
             stop_children([down], grace=5)
@@ -312,3 +325,127 @@ def test_no_message_text_in_the_front_end_log(rig: Rig) -> None:
     text = log.log_path.read_text(encoding="utf-8", errors="replace")
     for secret in ("cries so much", "not breathing", "hold a newborn", TOKEN.split(":")[1]):
         assert secret not in text
+
+
+def test_flood_control_is_waited_out_and_retried(rig: Rig) -> None:
+    user = 1011
+    rig.bot.fail_next("sendMessage", error_code=429, retry_after=1, chat_id=user)
+    rig.bot.send_text(user, "how do i wind a baby")
+    refused = rig.bot.wait_for("sendMessage", chat_id=user)
+    retried = rig.bot.wait_for("sendMessage", chat_id=user, after=1)
+    assert retried.text == refused.text and "I'm having trouble" not in retried.text
+    assert retried.at - refused.at >= 1.0, "sent again before retry_after had passed"
+
+
+# --------------------------------------------------------------------------- webhook mode
+@dataclass
+class WebhookRig:
+    bot: FakeBot
+    port: int
+    secret: str
+    child: Child
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{WEBHOOK_PATH}"
+
+    def delivered(self, update: dict) -> list[int]:
+        """HTTP statuses of the fake server's deliveries of ``update`` to the webhook."""
+        return [d.status for d in self.bot.deliveries if d.update_id == update["update_id"]]
+
+    def post(self, update: dict, secret: str | None) -> int:
+        """POST ``update`` to the listener as Telegram would; the HTTP status."""
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("POST", f"/{WEBHOOK_PATH}", json.dumps(update).encode(), headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def webhook(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookRig]:
+    """The front end in webhook mode (TELEGRAM_WEBHOOK_URL on a loopback port), on the same
+    Rasa and fake Bot API server as the polling one."""
+    free = [p for p in PORT_RANGE if p != rig.dead_port and not port_in_use(p)]
+    if not free:
+        pytest.fail(f"no free port between {PORT_RANGE.start} and {PORT_RANGE.stop}")
+    port, secret = free[0], f"e2e-{secrets.token_hex(12)}"
+    log_path = tmp_path_factory.mktemp("telegram-webhook") / "telegram-webhook.log"
+    env = rasa_env(
+        {
+            "TELEGRAM_BOT_TOKEN": WEBHOOK_TOKEN,
+            "TELEGRAM_API_BASE_URL": rig.fake.base_url,
+            "RASA_URL": rig.stack.rasa_url,
+            "DATABASE_URL": f"sqlite:///{rig.db_path}",
+            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/{WEBHOOK_PATH}",
+            "TELEGRAM_WEBHOOK_PORT": str(port),
+            "TELEGRAM_WEBHOOK_SECRET": secret,
+        }
+    )
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            [venv_bin("python"), "-m", "bot.telegram"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    child = Child(name="telegram-webhook", popen=popen, log_path=log_path)
+    try:
+        bot = rig.fake.bot(WEBHOOK_TOKEN)
+        deadline = time.monotonic() + WAIT
+        while not port_in_use(port):
+            if child.exited() is not None or time.monotonic() > deadline:
+                log_text = log_path.read_text(encoding="utf-8", errors="replace")
+                pytest.fail(f"the webhook front end did not start:\n{log_text[-2000:]}")
+            time.sleep(0.1)
+        yield WebhookRig(bot=bot, port=port, secret=secret, child=child)
+    finally:
+        stop_children([child], grace=5)
+
+
+def test_webhook_is_set_with_the_secret(webhook: WebhookRig) -> None:
+    call = webhook.bot.wait_for("setWebhook", timeout=WAIT)
+    assert call.params["url"] == webhook.url
+    assert call.params["secret_token"] == webhook.secret
+    assert set(call.params["allowed_updates"]) == {"message", "edited_message", "callback_query"}
+    assert not webhook.bot.recorded("getUpdates"), "a webhook front end must not poll"
+
+
+def test_webhook_update_with_the_secret_is_answered(webhook: WebhookRig) -> None:
+    user = 3001
+    status = webhook.post(webhook.bot.text_update(user, "how do i wind a baby"), webhook.secret)
+    assert status == 200
+    reply = webhook.bot.wait_for("sendMessage", chat_id=user)
+    assert reply.text and "I'm having trouble" not in reply.text
+
+    # The fake server delivers like Telegram: POST to the URL given to setWebhook, with the secret.
+    user = 3002
+    update = webhook.bot.send_text(user, "my baby isnt breathing properly and hes gone blue")
+    assert webhook.bot.wait_for("sendMessage", chat_id=user).text.startswith("Call 999 now")
+    deadline = time.monotonic() + 5  # the delivery is noted once its response is read
+    while not (delivered := webhook.delivered(update)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert delivered == [200]
+
+
+def test_webhook_update_without_the_right_secret_is_rejected(webhook: WebhookRig) -> None:
+    missing, wrong, good = 3101, 3102, 3103
+    text = "my baby isnt breathing properly and hes gone blue"
+    assert webhook.post(webhook.bot.text_update(missing, text), None) == 403
+    assert webhook.post(webhook.bot.text_update(wrong, text), webhook.secret + "x") == 403
+    assert webhook.post(webhook.bot.text_update(wrong, text), "") == 403
+    # A good update sent after them is answered; by then the rejected ones would have been too.
+    assert webhook.post(webhook.bot.text_update(good, text), webhook.secret) == 200
+    webhook.bot.wait_for("sendMessage", chat_id=good)
+    time.sleep(1.0)
+    for user in (missing, wrong):
+        assert not webhook.bot.recorded(chat_id=user), f"a rejected update reached chat {user}"

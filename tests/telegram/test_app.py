@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from telegram import Chat, Message, Update, User
 from telegram.error import RetryAfter
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import AIORateLimiter, CallbackQueryHandler, CommandHandler
 
-from bot.telegram.app import PerChatUpdateProcessor, RetryAfterLimiter, build_application
+from bot.telegram.app import MAX_RETRIES, PerChatUpdateProcessor, build_application, rate_limiter
 from bot.telegram.config import load_config
 
 
@@ -50,34 +51,48 @@ def test_updates_of_one_chat_run_in_order_and_chats_do_not_block_each_other() ->
 
 
 def test_retry_after_is_waited_out() -> None:
-    async def scenario() -> tuple[str, int]:
-        limiter = RetryAfterLimiter(max_retries=2)
+    async def scenario() -> tuple[str, int, float]:
+        limiter = rate_limiter()
         attempts = 0
 
         async def callback() -> str:
             nonlocal attempts
             attempts += 1
             if attempts == 1:
-                raise RetryAfter(0)
+                raise RetryAfter(1)
             return "sent"
 
-        result = await limiter.process_request(callback, (), {}, "sendMessage", {}, None)
-        return result, attempts
+        started = time.monotonic()
+        data = {"chat_id": 42}
+        result = await limiter.process_request(callback, (), {}, "sendMessage", data, None)
+        return result, attempts, time.monotonic() - started
 
-    assert asyncio.run(scenario()) == ("sent", 2)
+    result, attempts, seconds = asyncio.run(scenario())
+    assert (result, attempts) == ("sent", 2)
+    assert seconds >= 1.0  # waited out retry_after before trying again
 
 
 def test_retry_after_gives_up_after_max_retries() -> None:
+    attempts = 0
+
     async def scenario() -> None:
-        limiter = RetryAfterLimiter(max_retries=1)
+        limiter = rate_limiter()
 
         async def callback() -> str:
+            nonlocal attempts
+            attempts += 1
             raise RetryAfter(0)
 
-        await limiter.process_request(callback, (), {}, "sendMessage", {}, None)
+        await limiter.process_request(callback, (), {}, "sendMessage", {"chat_id": 42}, None)
 
     with pytest.raises(RetryAfter):
         asyncio.run(scenario())
+    assert attempts == MAX_RETRIES + 1
+
+
+def test_application_uses_the_rate_limiter() -> None:
+    application = build_application(load_config({"TELEGRAM_BOT_TOKEN": "1:abc"}))
+    assert isinstance(application.bot.rate_limiter, AIORateLimiter)
 
 
 def test_application_has_the_commands_and_buttons() -> None:

@@ -77,6 +77,25 @@ def test_webhook_settings() -> None:
     assert config.webhook_port == 8080
 
 
+def test_plain_http_webhook_only_on_loopback() -> None:
+    config = load_config(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:8443/hook",
+            "TELEGRAM_WEBHOOK_SECRET": "s",
+        }
+    )
+    assert config.webhook and config.webhook_path == "hook"
+    with pytest.raises(ConfigError, match="https"):
+        load_config(
+            {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TELEGRAM_WEBHOOK_URL": "http://127.0.0.2.example.org/hook",
+                "TELEGRAM_WEBHOOK_SECRET": "s",
+            }
+        )
+
+
 def test_supervise_telegram_refuses_to_start_without_a_token(monkeypatch) -> None:
     from scripts import supervise
 
