@@ -35,6 +35,13 @@ def venv_bin(name: str) -> str:
     return shutil.which(name) or name
 
 
+def rasa_train_command(out_dir: Path, force: bool = False) -> list[str]:
+    """The one `rasa train` command line the project uses (make train and make bench)."""
+    cmd = [venv_bin("rasa"), "train", "--domain", "domain", "--data", "data"]
+    cmd += ["--config", "config.yml", "--out", str(out_dir), "--fixed-model-name", MODEL_NAME]
+    return [*cmd, "--force"] if force else cmd
+
+
 def rasa_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for Rasa child processes: telemetry off, quiet TensorFlow, repo importable."""
     env = dict(os.environ)

@@ -43,6 +43,7 @@ from scripts._common import (  # noqa: E402
     MODEL_PATH,
     HttpClient,
     rasa_env,
+    rasa_train_command,
     rel,
     rest_message,
     venv_bin,
@@ -158,19 +159,7 @@ def version(package: str) -> str:
 def bench_training(work: Path) -> float:
     """Seconds for `rasa train --force` into ``work``; raises RuntimeError on failure."""
     log = work / "train.log"
-    cmd = [
-        venv_bin("rasa"),
-        "train",
-        "--force",
-        "--domain",
-        "domain",
-        "--data",
-        "data",
-        "--config",
-        "config.yml",
-        "--out",
-        str(work / "models"),
-    ]
+    cmd = rasa_train_command(work / "models", force=True)
     started = time.monotonic()
     with log.open("wb") as handle:
         code = subprocess.run(

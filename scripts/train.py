@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts._common import MODEL_NAME, fail, rasa_env, rel, venv_bin  # noqa: E402
+from scripts._common import MODEL_NAME, fail, rasa_env, rasa_train_command, rel  # noqa: E402
 
 # bot/nlu holds trained components: their code shapes the model, so it is part of the
 # fingerprint. The safety layer (bot/safety) is loaded at run time and needs no retraining.
@@ -126,22 +126,7 @@ def restore_from_cache(fingerprint: str, model: Path) -> bool:
 
 def run_rasa_train(root: Path, out_dir: Path, force: bool) -> float:
     """Run ``rasa train`` and return the seconds taken; raises SystemExit on failure."""
-    cmd = [
-        venv_bin("rasa"),
-        "train",
-        "--domain",
-        "domain",
-        "--data",
-        "data",
-        "--config",
-        "config.yml",
-        "--out",
-        str(out_dir),
-        "--fixed-model-name",
-        MODEL_NAME,
-    ]
-    if force:
-        cmd.append("--force")
+    cmd = rasa_train_command(out_dir, force)
     started = time.monotonic()
     try:
         code = subprocess.run(cmd, cwd=root, env=rasa_env()).returncode
