@@ -2,7 +2,7 @@
 
 Usage: python scripts/supervise.py chat|serve|telegram|actions
 
-- chat:    action server, then `rasa shell` in the foreground of this terminal.
+- chat:    action server and Rasa server, then scripts/chat.py in this terminal.
 - serve:   action server, then `rasa run` with the REST channel and the HTTP API.
 - telegram: as serve, then the Telegram front end (python -m bot.telegram, settings from env:
            TELEGRAM_BOT_TOKEN is required; see bot/telegram/config.py).
@@ -145,7 +145,7 @@ class Stack:
         return f"http://127.0.0.1:{self.actions_port}"
 
     def child(self, name: str) -> Child | None:
-        """The child called ``name`` ("actions", "rasa", "shell" or "telegram")."""
+        """The child called ``name`` ("actions", "rasa", "chat" or "telegram")."""
         return next((c for c in self.children if c.name == name), None)
 
     def dead_child(self) -> Child | None:
@@ -292,7 +292,7 @@ def start_stack(
 ) -> Stack:
     """Start the processes for ``mode`` and return once they are ready.
 
-    ``chat`` returns right after starting ``rasa shell`` (it owns the terminal). Raises
+    ``chat`` returns right after starting the chat client (it owns the terminal). Raises
     StackError (one clear line) on failure, after stopping whatever was started, and SystemExit
     when the model lacks the safety layer. ``log_dir`` sends the children's output to
     ``<log_dir>/<name>.log`` instead of the terminal. ``root`` is the project folder the
@@ -347,7 +347,7 @@ def start_stack(
         finally:
             client.close()
 
-        if mode in ("serve", "telegram"):
+        if mode in ("serve", "telegram", "chat"):
             server = _spawn(
                 stack,
                 "rasa",
@@ -387,19 +387,11 @@ def start_stack(
                 TELEGRAM_SETTLE + 5,
             )
         elif mode == "chat":
+            # our REST chat client, not `rasa shell` (which tracebacks on Ctrl-C at buttons)
             _spawn(
                 stack,
-                "shell",
-                [
-                    rasa,
-                    "shell",
-                    "--model",
-                    str(model),
-                    "--endpoints",
-                    "endpoints.yml",
-                    "--port",
-                    str(rasa_port),
-                ],
+                "chat",
+                [venv_bin("python"), "scripts/chat.py", "--url", stack.rasa_url],
                 env,
                 log_dir,
                 root,
@@ -476,7 +468,7 @@ def supervise(mode: str) -> int:
         _ignore_signals()
         code = dead.exited()
         stack.stop()
-        if dead.name == "shell" and code == 0:
+        if dead.name == "chat" and code == 0:
             return 0
         print(
             f"error: the {dead.name} process stopped unexpectedly (exit code {code}); "
