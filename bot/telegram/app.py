@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -78,6 +79,32 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
+NETWORK_BACKOFF = (0.5, 1.0, 2.0)  # seconds before each retry after a network error
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """AIORateLimiter that also retries a request after a network error, with backoff.
+
+    Telegram's API is reached over the internet; a dropped connection or a timeout should not
+    lose a dad's reply. Flood control (RetryAfter) is left to AIORateLimiter itself.
+    """
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        for delay in (*NETWORK_BACKOFF, None):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except RetryAfter:
+                raise
+            except NetworkError as exc:
+                if delay is None:
+                    raise
+                logger.warning("Bot API %s failed (%s); retrying", endpoint, type(exc).__name__)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+
 def rate_limiter() -> AIORateLimiter:
     """python-telegram-bot's AIORateLimiter, retrying after flood control.
 
@@ -87,7 +114,7 @@ def rate_limiter() -> AIORateLimiter:
     0.1 s and tries again, up to ``MAX_RETRIES`` times, then raises RetryAfter (logged by
     handlers.on_error). It replaced a hand-written limiter that only reacted to 429s.
     """
-    return AIORateLimiter(max_retries=MAX_RETRIES)
+    return RetryingRateLimiter(max_retries=MAX_RETRIES)
 
 
 def add_handlers(application: Application) -> None:
