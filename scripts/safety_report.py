@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.safety.classifier import SafetyClassifier  # noqa: E402
 from bot.safety.tiers import PRECEDENCE  # noqa: E402
-from tests.safety.dataset import HOLDOUT, load_benign, load_red_flags  # noqa: E402
+from tests.safety.dataset import HOLDOUT, THIRD, load_benign, load_red_flags  # noqa: E402
 
 
 def evaluate(classifier: SafetyClassifier, red, benign):
@@ -103,6 +103,7 @@ def main() -> int:
             load_red_flags(HOLDOUT),
             load_benign(HOLDOUT),
         ),
+        ("third independent set (tests/safety/third/)", load_red_flags(THIRD), load_benign(THIRD)),
     ]
     sections, lines = [], []
     for name, red, benign in sets:

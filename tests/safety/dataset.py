@@ -10,6 +10,7 @@ HERE = Path(__file__).parent
 
 
 HOLDOUT = HERE / "holdout"
+THIRD = HERE / "third"
 
 
 def load_red_flags(folder: Path = HERE) -> list[tuple[str, str]]:

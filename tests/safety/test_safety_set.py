@@ -8,7 +8,7 @@ import pytest
 
 from bot.safety.classifier import SafetyClassifier, default_classifier
 from bot.safety.tiers import Tier
-from tests.safety.dataset import HOLDOUT, load_benign, load_red_flags
+from tests.safety.dataset import HOLDOUT, THIRD, load_benign, load_red_flags
 
 RED_FLAGS = load_red_flags()
 BENIGN = load_benign()
@@ -61,6 +61,16 @@ def test_independent_holdout_does_not_regress(classifier: SafetyClassifier) -> N
     assert alarms / len(benign) <= 0.03, f"{alarms}/{len(benign)} false alarms"
 
 
+def test_third_independent_set_does_not_regress(classifier: SafetyClassifier) -> None:
+    """tests/safety/third/: first reading 157/180 escalated, 10/200 false alarms; used once
+    to find general gaps, now 172/180 and 4/200. Floors sit just under that."""
+    red, benign = load_red_flags(THIRD), load_benign(THIRD)
+    escalated = sum(1 for _, text in red if classifier.classify(text).tier)
+    alarms = sum(1 for text in benign if classifier.classify(text).tier)
+    assert escalated / len(red) >= 0.93, f"only {escalated}/{len(red)} escalated"
+    assert alarms / len(benign) <= 0.03, f"{alarms}/{len(benign)} false alarms"
+
+
 def test_the_backstop_never_trains_on_the_test_sets() -> None:
     """Its own examples never repeat a test message, and no red flag it learns from does.
 
@@ -74,5 +84,7 @@ def test_the_backstop_never_trains_on_the_test_sets() -> None:
     tested = {t.strip().lower() for _, t in RED_FLAGS} | {t.strip().lower() for t in BENIGN}
     tested |= {t.strip().lower() for _, t in load_red_flags(HOLDOUT)}
     tested |= {t.strip().lower() for t in load_benign(HOLDOUT)}
+    tested |= {t.strip().lower() for _, t in load_red_flags(THIRD)}
+    tested |= {t.strip().lower() for t in load_benign(THIRD)}
     overlap = training & tested
     assert not overlap, f"test messages used for training: {sorted(overlap)[:10]}"
