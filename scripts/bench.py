@@ -46,9 +46,14 @@ from scripts._common import (  # noqa: E402
     rasa_train_command,
     rel,
     rest_message,
-    venv_bin,
 )
-from scripts.supervise import Child, Stack, start_stack, stop_children  # noqa: E402
+from scripts.supervise import (  # noqa: E402
+    Child,
+    Stack,
+    start_front_end,
+    start_stack,
+    stop_children,
+)
 
 TRAIN_TARGET_S = 180.0
 P95_TARGET_MS = 150.0
@@ -268,17 +273,7 @@ def start_telegram_front_end(stack: Stack, base_url: str, work: Path) -> Child:
             "SMALL_HOURS_ID_KEY": uuid.uuid4().hex,
         }
     )
-    with log_path.open("wb") as log:
-        popen = subprocess.Popen(
-            [venv_bin("python"), "-m", "bot.telegram"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Child(name="telegram", popen=popen, log_path=log_path)
+    return start_front_end("telegram", env, log_path)
 
 
 def bench_telegram(

@@ -278,6 +278,25 @@ def _rasa_model_loaded(client: HttpClient) -> bool:
     return status == 200 and isinstance(body, dict) and bool(body.get("model_file"))
 
 
+def start_front_end(name: str, env: Mapping[str, str], log_path: Path) -> Child:
+    """The Telegram front end alone, in the background, output to ``log_path``.
+
+    For callers that manage Rasa themselves (bench, end-to-end tests); stop it with
+    stop_children([child]).
+    """
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            [venv_bin("python"), "-m", "bot.telegram"],
+            cwd=ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Child(name=name, popen=popen, log_path=log_path)
+
+
 def start_stack(
     mode: str,
     *,

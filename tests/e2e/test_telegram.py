@@ -13,7 +13,6 @@ import http.client
 import json
 import secrets
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +25,16 @@ import yaml
 from bot.content.helplines import load_helplines
 from bot.store.pseudonym import pseudonymise
 from bot.telegram.content import load_texts
-from scripts._common import MODEL_PATH, rasa_env, rel, venv_bin
-from scripts.supervise import Child, Stack, StackError, port_in_use, start_stack, stop_children
+from scripts._common import MODEL_PATH, rasa_env, rel
+from scripts.supervise import (
+    Child,
+    Stack,
+    StackError,
+    port_in_use,
+    start_front_end,
+    start_stack,
+    stop_children,
+)
 from tests.e2e.fake_telegram import FakeBot, FakeTelegram
 
 pytestmark = pytest.mark.server
@@ -107,17 +114,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         down_log = workdir / "telegram-down.log"
         down_env = rasa_env({**env, "TELEGRAM_BOT_TOKEN": DOWN_TOKEN})
         down_env["RASA_URL"] = f"http://127.0.0.1:{dead_port}"
-        with down_log.open("wb") as log:
-            popen = subprocess.Popen(
-                [venv_bin("python"), "-m", "bot.telegram"],
-                cwd=ROOT,
-                env=down_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        down = Child(name="telegram-down", popen=popen, log_path=down_log)
+        down = start_front_end("telegram-down", down_env, down_log)
         try:
             stack = start_stack(
                 "telegram",
@@ -388,17 +385,7 @@ def webhook(rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webh
             "TELEGRAM_WEBHOOK_SECRET": secret,
         }
     )
-    with log_path.open("wb") as log:
-        popen = subprocess.Popen(
-            [venv_bin("python"), "-m", "bot.telegram"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    child = Child(name="telegram-webhook", popen=popen, log_path=log_path)
+    child = start_front_end("telegram-webhook", env, log_path)
     try:
         bot = rig.fake.bot(WEBHOOK_TOKEN)
         deadline = time.monotonic() + WAIT
