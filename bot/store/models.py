@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, String
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
@@ -74,3 +74,72 @@ class Referral(Base):
     conversation_id = Column(String(64), nullable=False, index=True)
     service_code = Column(String(64), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# Partial unique indexes (SQLite and PostgreSQL) so that two processes racing cannot give one
+# conversation two open handoffs or two call-back drafts: the loser gets an IntegrityError and
+# bot.store.support retries, finding the winner's row.
+_HANDOFF_OPEN = text("status IN ('waiting', 'active')")
+_CALLBACK_DRAFT = text("status = 'draft'")
+
+
+class HandoffSession(Base):
+    """One live chat with the operators: times and outcome, plus the relay target while open.
+
+    ``chat_enc`` is the encrypted Telegram chat id, needed only to relay messages; it is wiped
+    when the session ends. ``operator_id`` is a keyed hash, never a Telegram id or a name.
+    """
+
+    __tablename__ = "sh_handoffs"
+    __table_args__ = (
+        Index(
+            "ux_sh_handoffs_one_open",
+            "conversation_id",
+            unique=True,
+            sqlite_where=_HANDOFF_OPEN,
+            postgresql_where=_HANDOFF_OPEN,
+        ),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ref = Column(String(12), nullable=False, unique=True)
+    conversation_id = Column(String(64), nullable=False, index=True)
+    service_code = Column(String(64), nullable=True)
+    status = Column(String(16), nullable=False)  # waiting, active, ended, timed_out
+    share_history = Column(Boolean, nullable=False, default=False)
+    chat_enc = Column(Text, nullable=True)
+    card_message_id = Column(BigInteger, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    deadline_at = Column(UTCDateTime, nullable=False)
+    first_response_at = Column(UTCDateTime, nullable=True)
+    ended_at = Column(UTCDateTime, nullable=True)
+    ended_by = Column(String(16), nullable=True)  # dad, operator, timeout, system
+    operator_id = Column(String(64), nullable=True)
+
+
+class CallbackRequest(Base):
+    """A request to be phoned back. The number is encrypted and wiped once it is not needed."""
+
+    __tablename__ = "sh_callbacks"
+    __table_args__ = (
+        Index(
+            "ux_sh_callbacks_one_draft",
+            "conversation_id",
+            unique=True,
+            sqlite_where=_CALLBACK_DRAFT,
+            postgresql_where=_CALLBACK_DRAFT,
+        ),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ref = Column(String(12), nullable=False, unique=True)
+    conversation_id = Column(String(64), nullable=False, index=True)
+    service_code = Column(String(64), nullable=True)
+    status = Column(String(16), nullable=False)  # draft, open, done, cancelled, expired
+    phone_enc = Column(Text, nullable=True)
+    phone_hint = Column(String(16), nullable=True)  # "ending 123"
+    window = Column(String(16), nullable=True)  # morning, afternoon, any
+    consent_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    done_at = Column(UTCDateTime, nullable=True)
+    done_by = Column(String(64), nullable=True)  # keyed hash of the operator

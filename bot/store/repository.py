@@ -14,7 +14,14 @@ from sqlalchemy import delete, func, select
 
 from bot.safety.tiers import PRECEDENCE, Tier
 from bot.store.db import session_scope
-from bot.store.models import EscalationEvent, Profile, Referral, utcnow
+from bot.store.models import (
+    CallbackRequest,
+    EscalationEvent,
+    HandoffSession,
+    Profile,
+    Referral,
+    utcnow,
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -95,7 +102,7 @@ def forget(conversation_id: str, url: str | None = None) -> int:
     """
     deleted = 0
     with session_scope(url) as session:
-        for model in (EscalationEvent, Referral, Profile):
+        for model in (EscalationEvent, Referral, HandoffSession, CallbackRequest, Profile):
             result = session.execute(delete(model).where(model.conversation_id == conversation_id))
             deleted += result.rowcount or 0
     return deleted
@@ -115,6 +122,16 @@ def export(conversation_id: str, url: str | None = None) -> dict[str, Any]:
             .where(Referral.conversation_id == conversation_id)
             .order_by(Referral.created_at, Referral.id)
         ).all()
+        handoffs = session.scalars(
+            select(HandoffSession)
+            .where(HandoffSession.conversation_id == conversation_id)
+            .order_by(HandoffSession.created_at, HandoffSession.id)
+        ).all()
+        callbacks = session.scalars(
+            select(CallbackRequest)
+            .where(CallbackRequest.conversation_id == conversation_id)
+            .order_by(CallbackRequest.created_at, CallbackRequest.id)
+        ).all()
         return {
             "conversation_id": conversation_id,
             "profile": _profile_dict(profile) if profile is not None else None,
@@ -124,5 +141,32 @@ def export(conversation_id: str, url: str | None = None) -> dict[str, Any]:
             "referrals": [
                 {"service_code": r.service_code, "created_at": _iso(r.created_at)}
                 for r in referrals
+            ],
+            # Outcomes and times only: never the relay chat id, the operator or the number.
+            "handoffs": [
+                {
+                    "ref": h.ref,
+                    "status": h.status,
+                    "service_code": h.service_code,
+                    "share_history": bool(h.share_history),
+                    "created_at": _iso(h.created_at),
+                    "first_response_at": _iso(h.first_response_at),
+                    "ended_at": _iso(h.ended_at),
+                    "ended_by": h.ended_by,
+                }
+                for h in handoffs
+            ],
+            "callbacks": [
+                {
+                    "ref": c.ref,
+                    "status": c.status,
+                    "service_code": c.service_code,
+                    "phone_hint": c.phone_hint,
+                    "window": c.window,
+                    "created_at": _iso(c.created_at),
+                    "consent_at": _iso(c.consent_at),
+                    "done_at": _iso(c.done_at),
+                }
+                for c in callbacks
             ],
         }

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from bot.store import db, pseudonym, repository
-from bot.store.models import Base
+from bot.store import crypto, db, pseudonym, repository, support
+from bot.store.models import Base, CallbackRequest, HandoffSession
 
 PG_BASE = "postgresql://{user}@127.0.0.1:5432/test"
 PG_USERS = ("postgres", "root")
@@ -141,9 +143,75 @@ def test_export_and_forget(url: str) -> None:
         "profile": None,
         "escalations": [],
         "referrals": [],
+        "handoffs": [],
+        "callbacks": [],
     }
     assert repository.forget("c1", url=url) == 0
     assert repository.export("c2", url=url)["referrals"]  # others untouched
+
+
+@pytest.fixture
+def data_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A throwaway key for encrypted columns, so tests never create the repo's var/data.key."""
+    monkeypatch.setenv(crypto.KEY_ENV, Fernet.generate_key().decode())
+
+
+@pytest.mark.usefixtures("data_key")
+def test_export_and_forget_cover_human_support(url: str) -> None:
+    t0 = datetime(2025, 3, 1, 1, 0, tzinfo=timezone.utc)
+    handoff = support.open_handoff("c1", 555123456789, share_history=True, now=t0, url=url)
+    support.mark_first_response(handoff["ref"], "op-hash", now=t0 + timedelta(minutes=2), url=url)
+    support.end_handoff(handoff["ref"], "operator", now=t0 + timedelta(minutes=9), url=url)
+    open_now = support.open_handoff("c1", 555123456789, now=t0 + timedelta(hours=1), url=url)
+    support.save_callback_draft("c1", "07700900123", service_code="crysis", now=t0, url=url)
+    callback = support.submit_callback("c1", "morning", now=t0, url=url)
+    assert callback is not None
+    support.save_callback_draft("c1", "02079460018", url=url)  # a second, unconsented draft
+    support.open_handoff("c2", 42, url=url)
+    support.save_callback_draft("c2", "07700900999", url=url)
+
+    kept = repository.export("c1", url=url)
+    assert [(h["ref"], h["status"], h["ended_by"]) for h in kept["handoffs"]] == [
+        (handoff["ref"], "ended", "operator"),
+        (open_now["ref"], "waiting", None),
+    ]
+    assert kept["handoffs"][0] == {
+        "ref": handoff["ref"],
+        "status": "ended",
+        "service_code": None,
+        "share_history": True,
+        "created_at": t0.isoformat(),
+        "first_response_at": (t0 + timedelta(minutes=2)).isoformat(),
+        "ended_at": (t0 + timedelta(minutes=9)).isoformat(),
+        "ended_by": "operator",
+    }
+    assert [(c["ref"], c["status"]) for c in kept["callbacks"]] == [
+        (callback["ref"], "open"),
+        (kept["callbacks"][1]["ref"], "draft"),
+    ]
+    assert kept["callbacks"][0] == {
+        "ref": callback["ref"],
+        "status": "open",
+        "service_code": "crysis",
+        "phone_hint": "ending 123",
+        "window": "morning",
+        "created_at": t0.isoformat(),
+        "consent_at": t0.isoformat(),
+        "done_at": None,
+    }
+    dumped = json.dumps(kept)
+    for secret in ("07700900123", "900123", "02079460018", "555123456789", "op-hash"):
+        assert secret not in dumped
+
+    assert repository.forget("c1", url=url) == 4  # two handoffs, two call backs
+    gone = repository.export("c1", url=url)
+    assert gone["handoffs"] == [] and gone["callbacks"] == []
+    assert support.get_open_handoff("c1", url=url) is None
+    assert support.open_callbacks(url=url) == []
+    with db.session_scope(url) as session:
+        for model in (HandoffSession, CallbackRequest):
+            left = session.scalars(select(model.conversation_id)).all()
+            assert left == ["c2"]  # others untouched
 
 
 def test_default_url_is_sqlite_under_repo_var(monkeypatch: pytest.MonkeyPatch) -> None:

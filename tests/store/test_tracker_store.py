@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +12,19 @@ from pathlib import Path
 import pytest
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    EntitiesAdded,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 from bot.store import db
-from bot.store.tracker_store import UrlSQLTrackerStore
+from bot.store.tracker_store import UrlSQLTrackerStore, redact_event
 
 # The PostgreSQL fixtures (fresh schema per test) live with the repository tests.
 from tests.store.test_repository import pg_base_url, pg_url  # noqa: F401
@@ -31,6 +40,11 @@ intents:
   - greet
 slots:
   baby_stage:
+    type: text
+    influence_conversation: false
+    mappings:
+      - type: custom
+  callback_phone:
     type: text
     influence_conversation: false
     mappings:
@@ -129,3 +143,136 @@ def test_created_from_the_projects_endpoints_yml(
     assert isinstance(store, UrlSQLTrackerStore)
     assert store.engine.url.database == str(tmp_path / "nested" / "rasa.db")
     store.engine.dispose()
+
+
+# --- phone number redaction ---------------------------------------------------------------
+
+NUMBER_TEXT = "my number is 07700 900123, call after 3:30"
+PARSE_DATA = {
+    "intent": {"name": "give_phone", "confidence": 0.93},
+    "entities": [
+        {"entity": "phone", "value": "07700 900123", "start": 13, "end": 25, "extractor": "x"}
+    ],
+    "text": NUMBER_TEXT,
+}
+
+
+def make_phone_tracker(sender_id: str) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(
+        sender_id,
+        [
+            ActionExecuted("action_session_start", timestamp=1.0),
+            SessionStarted(timestamp=1.0),
+            ActionExecuted("action_listen", timestamp=1.0),
+            UserUttered(
+                NUMBER_TEXT,
+                PARSE_DATA["intent"],
+                PARSE_DATA["entities"],
+                parse_data=copy.deepcopy(PARSE_DATA),
+                timestamp=2.0,
+                input_channel="rest",
+                message_id="m1",
+            ),
+            EntitiesAdded([{"entity": "phone", "value": "+44 7700 900123"}], timestamp=2.0),
+            SlotSet("callback_phone", "07700900123", timestamp=3.0),
+            SlotSet("baby_stage", "newborn", timestamp=3.0),
+            BotUttered("Cry-sis is on 0800 448 0737 from 9am", timestamp=3.0),
+            ActionExecuted("action_listen", timestamp=3.0),
+        ],
+        slots=DOMAIN.slots,
+    )
+
+
+def stored_rows(store: UrlSQLTrackerStore, sender_id: str) -> list[dict]:
+    with store.session_scope() as session:
+        rows = (
+            session.query(store.SQLEvent)
+            .filter(store.SQLEvent.sender_id == sender_id)
+            .order_by(store.SQLEvent.id)
+            .all()
+        )
+        return [json.loads(row.data) for row in rows]
+
+
+async def _redaction(store: UrlSQLTrackerStore) -> None:
+    tracker = make_phone_tracker("dad")
+    before = [copy.deepcopy(e.as_dict()) for e in tracker.events]
+    await store.save(tracker)
+
+    # the running turn's tracker still has the real number (the form may need it)
+    assert [e.as_dict() for e in tracker.events] == before
+    assert tracker.get_slot("callback_phone") == "07700900123"
+    assert tracker.latest_message.text == NUMBER_TEXT
+
+    rows = stored_rows(store, "dad")
+    assert len(rows) == len(tracker.events)
+    raw = json.dumps(rows)
+    assert "900123" not in raw and "7700" not in raw
+
+    found = await store.retrieve("dad")
+    assert found is not None
+    user = found.latest_message
+    assert user.text == "my number is [phone number], call after 3:30"
+    assert user.parse_data["text"] == user.text
+    assert user.intent_name == "give_phone"
+    assert user.entities[0]["value"] == "[phone number]"
+    assert user.entities[0]["entity"] == "phone" and user.entities[0]["start"] == 13
+    assert user.input_channel == "rest" and user.message_id == "m1"
+    assert found.get_slot("callback_phone") == "[phone number]"
+    assert found.get_slot("baby_stage") == "newborn"
+    # bot messages keep their (helpline) numbers
+    assert "0800 448 0737" in [e for e in found.events if isinstance(e, BotUttered)][0].text
+    assert len(found.events) == len(tracker.events)
+
+    # the next turn appends only its new events, also redacted
+    tracker.update(ActionExecuted("action_listen", timestamp=4.0))
+    tracker.update(UserUttered("or 020 7946 0018 at home", {"name": "x"}, timestamp=5.0))
+    await store.save(tracker)
+    rows = stored_rows(store, "dad")
+    assert len(rows) == len(tracker.events)
+    assert rows[-1]["text"] == "or [phone number] at home"
+    assert "7946" not in json.dumps(rows)
+
+
+def test_phone_numbers_are_redacted_in_storage(url: str) -> None:
+    store = UrlSQLTrackerStore(domain=DOMAIN, url=url)
+    try:
+        asyncio.run(_redaction(store))
+    finally:
+        store.engine.dispose()
+
+
+def test_redact_event_leaves_the_original_alone() -> None:
+    event = UserUttered(
+        NUMBER_TEXT,
+        PARSE_DATA["intent"],
+        PARSE_DATA["entities"],
+        parse_data=copy.deepcopy(PARSE_DATA),
+        timestamp=2.0,
+    )
+    before = copy.deepcopy(event.as_dict())
+    redacted = redact_event(event)
+    assert redacted is not event and isinstance(redacted, UserUttered)
+    assert event.as_dict() == before
+    assert redacted.timestamp == event.timestamp
+    assert "900123" not in json.dumps(redacted.as_dict())
+
+
+def test_events_without_numbers_are_kept_as_they_are() -> None:
+    events = [
+        UserUttered("she is 6 weeks, fed at 3:30, 4.2kg, 38.5C", {"name": "x"}, timestamp=1.0),
+        SlotSet("baby_stage", "newborn", timestamp=1.0),
+        SlotSet("callback_phone", None, timestamp=1.0),
+        SlotSet("callback_phone", "ending 123", timestamp=1.0),
+        SlotSet("count", 7700900123, timestamp=1.0),  # not text: left alone
+        ActionExecuted("utter_greet", timestamp=1.0),
+        BotUttered("call 0800 448 0737", timestamp=1.0),
+    ]
+    for event in events:
+        assert redact_event(event) is event
+
+
+def test_slot_values_in_lists_are_redacted() -> None:
+    redacted = redact_event(SlotSet("numbers", ["07700900123", "ok"], timestamp=1.0))
+    assert isinstance(redacted, SlotSet)
+    assert redacted.value == ["[phone number]", "ok"]
