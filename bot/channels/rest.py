@@ -6,6 +6,12 @@ expected (Rasa's channel answered some of these with a 500); a missing or non-te
 treated as empty; if the bot produced no reply (an action server or database failure), the dad
 gets the "having trouble" card with the 999 / NHS 111 / Samaritans lines, led by the safety
 tier when the message is a red flag. No message text is ever logged.
+
+Two more routes let the Telegram front end hand a dad to a person and back (see
+docs/human-support.md): ``POST /webhooks/rest/pause`` and ``POST /webhooks/rest/resume`` with
+``{"sender": "some-id"}`` append Rasa's ConversationPaused / ConversationResumed event, so the
+model stays silent while operators talk to him. Sender ids are keyed hashes, so only the front
+end (which holds the key) can name a conversation.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import ConversationPaused, ConversationResumed, Event
 from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -114,4 +121,35 @@ class SafeRestInput(RestInput):
                 messages = [trouble_reply(sender, text)]
             return response.json(messages)
 
+        @webhook.route("/pause", methods=["POST"])
+        async def pause(request: Request) -> HTTPResponse:
+            return await _set_paused(request, ConversationPaused())
+
+        @webhook.route("/resume", methods=["POST"])
+        async def resume(request: Request) -> HTTPResponse:
+            return await _set_paused(request, ConversationResumed())
+
         return webhook
+
+
+async def _set_paused(request: Request, event: Event) -> HTTPResponse:
+    """Append a pause or resume event to a conversation (under Rasa's lock for it)."""
+    body, error = parse_body(request)
+    if body is None:
+        return _bad_request(error or "bad request")
+    sender = sender_of(body)
+    if sender is None:
+        return _bad_request(f"'sender' must be text of 1 to {MAX_SENDER_LENGTH} characters")
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.processor is None:
+        return response.json({"error": "the model is not loaded yet"}, status=503)
+    try:
+        async with agent.lock_store.lock(sender):
+            tracker = await agent.processor.fetch_tracker_and_update_session(sender)
+            tracker.update(event)
+            await agent.processor.save_tracker(tracker)
+            paused = tracker.is_paused()
+    except Exception as exc:  # a clear status for the caller, not a stack trace
+        logger.error("Could not %s a conversation: %s", event.type_name, type(exc).__name__)
+        return response.json({"error": "could not update the conversation"}, status=500)
+    return response.json({"paused": paused})

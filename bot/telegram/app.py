@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 from collections.abc import Coroutine
@@ -20,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram import handlers
+from bot.telegram import handlers, handoff, operators
 from bot.telegram.config import Config, ConfigError
 from bot.telegram.content import services, texts
 from bot.telegram.handlers import FrontEnd
@@ -118,15 +119,19 @@ def rate_limiter() -> AIORateLimiter:
 
 
 def add_handlers(application: Application) -> None:
-    """Register every handler (private chats only: the bot is one-to-one)."""
+    """Register every handler: dads in private chats, operators in their own chat only."""
     private = filters.ChatType.PRIVATE
     messages = filters.UpdateType.MESSAGES & private
+    add_operator_handlers(application)
     application.add_handler(CommandHandler("start", handlers.on_start, filters=private))
+    application.add_handler(CommandHandler("human", handlers.on_human, filters=private))
+    application.add_handler(CommandHandler("end", handlers.on_end, filters=private))
     application.add_handler(CommandHandler("help", handlers.on_help, filters=private))
     application.add_handler(CommandHandler("topics", handlers.on_topics, filters=private))
     application.add_handler(CommandHandler("privacy", handlers.on_privacy, filters=private))
     application.add_handler(CommandHandler("forget", handlers.on_forget, filters=private))
     application.add_handler(CallbackQueryHandler(handlers.on_forget_answer, pattern=r"^sh:forget:"))
+    application.add_handler(CallbackQueryHandler(handoff.on_live_button, pattern=r"^sh:live:"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(MessageHandler(messages & filters.COMMAND, handlers.on_help))
     application.add_handler(MessageHandler(messages & filters.TEXT, handlers.on_text))
@@ -139,6 +144,36 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(handlers.on_error)
 
 
+def add_operator_handlers(application: Application) -> None:
+    """The operators' chat (OPERATOR_CHAT_ID): replies to relay and operator commands.
+
+    Every other group is ignored and logged; operator commands anywhere else never act.
+    """
+    fe: FrontEnd = application.bot_data["front_end"]
+    groups = filters.ChatType.GROUPS
+    if fe.handoff.operator_chat_id is not None:
+        ops = filters.Chat(chat_id=fe.handoff.operator_chat_id)
+        for name, callback in (
+            ("end", operators.on_end),
+            ("queue", operators.on_queue),
+            ("callbacks", operators.on_callbacks),
+            ("done", operators.on_done),
+            ("help", operators.on_operator_help),
+        ):
+            application.add_handler(CommandHandler(name, callback, filters=ops))
+        application.add_handler(
+            CallbackQueryHandler(operators.on_done_button, pattern=r"^sh:cb:done:")
+        )
+        application.add_handler(
+            MessageHandler(
+                ops & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                operators.on_operator_reply,
+            )
+        )
+        groups = groups & ~ops
+    application.add_handler(MessageHandler(groups, operators.on_other_group))
+
+
 async def _post_init(application: Application) -> None:
     fe: FrontEnd = application.bot_data["front_end"]
     commands = [BotCommand(name, text) for name, text in fe.texts.commands.items()]
@@ -148,6 +183,20 @@ async def _post_init(application: Application) -> None:
     loop.run_in_executor(fe.classifier, _warm_up_safety_layer)
     me = application.bot
     logger.info("Small Hours on Telegram as @%s; Rasa at %s", me.username, fe.rasa.base_url)
+    if fe.handoff.configured:
+        # Rasa's tracker store (for the card's recent messages) is slow to import: do it now.
+        loop.run_in_executor(None, fe.tracker_store)
+        every = min(handoff.SWEEP_EVERY, fe.handoff.timeout_seconds / 5)
+        application.bot_data["sweep"] = asyncio.create_task(handoff.sweep(application, every))
+        logger.info("Live chat with operators is on")
+
+
+async def _post_stop(application: Application) -> None:
+    task = application.bot_data.pop("sweep", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _warm_up_safety_layer() -> None:
@@ -176,6 +225,7 @@ def build_application(config: Config, database_url: str | None = None) -> Applic
         .rate_limiter(rate_limiter())
         .job_queue(None)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -184,6 +234,7 @@ def build_application(config: Config, database_url: str | None = None) -> Applic
         texts=texts(),
         services=services(),
         database_url=database_url,
+        handoff=config.handoff,
     )
     add_handlers(application)
     return application

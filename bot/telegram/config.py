@@ -9,6 +9,7 @@
 | TELEGRAM_WEBHOOK_URL | (unset: long polling) | public HTTPS URL Telegram posts updates to |
 | TELEGRAM_WEBHOOK_PORT | 8443 | local port the webhook listens on (plain HTTP, all addresses) |
 | TELEGRAM_WEBHOOK_SECRET | (required with a webhook) | checked on every webhook call |
+| OPERATOR_* | (unset: no live chat) | operators' chat, hours, timeout: docs/human-support.md |
 
 The webhook URL must be https (Telegram refuses anything else), except on a loopback host
 (``http://127.0.0.1:<port>/...``), which only a local fake Bot API server can reach: the tests
@@ -21,8 +22,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from bot.handoff.settings import HandoffConfigError, HandoffSettings, load_handoff_settings
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_RASA_TIMEOUT = 8.0
@@ -50,6 +53,7 @@ class Config:
     webhook_url: str | None = None
     webhook_port: int = DEFAULT_WEBHOOK_PORT
     webhook_secret: str | None = None
+    handoff: HandoffSettings = field(default_factory=lambda: load_handoff_settings({}))
 
     @property
     def webhook(self) -> bool:
@@ -122,8 +126,13 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(
             "TELEGRAM_WEBHOOK_SECRET may only hold 1 to 256 of A-Z, a-z, 0-9, _ and -."
         )
+    try:
+        handoff = load_handoff_settings(env)
+    except HandoffConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return Config(
         token=token,
+        handoff=handoff,
         api_base_url=base,
         rasa_url=rasa_url.rstrip("/"),
         rasa_timeout=timeout,

@@ -38,6 +38,55 @@ TEXT_KEYS = (
     "non_text",
     "voice",
     "trouble",
+    "handoff_share_question",
+    "handoff_share_yes_button",
+    "handoff_share_no_button",
+    "handoff_cancel_button",
+    "handoff_cancelled",
+    "handoff_waiting",
+    "handoff_already",
+    "handoff_end_button",
+    "handoff_unavailable",
+    "handoff_failed",
+    "handoff_relay_failed",
+    "handoff_timeout",
+    "handoff_callback_button",
+    "handoff_ended_by_dad",
+    "handoff_ended_by_operator",
+    "handoff_no_chat",
+    "handoff_non_text",
+    "lines_intro",
+    "line_health",
+    "line_samaritans",
+    "line_shout",
+    "line_crysis",
+    "lines_danger",
+    "op_card",
+    "op_history_shared",
+    "op_history_not_shared",
+    "op_no_service",
+    "op_no_tiers",
+    "op_dad_message",
+    "op_safety_alert",
+    "op_ended_by_dad",
+    "op_ended_by_operator",
+    "op_timed_out",
+    "op_not_open",
+    "op_not_delivered",
+    "op_unknown_thread",
+    "op_queue_empty",
+    "op_queue_title",
+    "op_callbacks_empty",
+    "op_callback",
+    "op_callback_done_button",
+    "op_callback_done",
+    "op_callback_not_open",
+    "op_help",
+)
+# Values filled per message (Texts.render), left in place when the file is loaded.
+RUNTIME_KEYS = frozenset(
+    {"service", "ref", "minutes", "name", "time", "tiers", "history", "text", "tier", "lead"}
+    | {"phone", "window", "consent"}
 )
 
 
@@ -63,11 +112,11 @@ def unwrap(text: str) -> str:
 
 
 class _Values(dict):
-    """Helplines by key; ``{service}`` is left in place to be filled per chat."""
+    """Helplines by key; runtime keys such as ``{service}`` are left in place."""
 
     def __missing__(self, key: str) -> Any:
-        if key == "service":
-            return "{service}"
+        if key in RUNTIME_KEYS:
+            return f"{{{key}}}"
         raise ContentError(f"unknown helpline key {key!r}")
 
 
@@ -97,6 +146,22 @@ class Texts:
         if service:
             return self.texts["welcome_referred"].replace("{service}", service)
         return self.texts["welcome"]
+
+    def render(self, key: str, **values: object) -> str:
+        """The text ``key`` with runtime values filled in (plain replacement, so a value that
+        itself holds braces, such as a dad's message, is never interpreted)."""
+        text = self.texts[key]
+        for name, value in values.items():
+            text = text.replace(f"{{{name}}}", str(value))
+        return text
+
+    def lines(self, crysis_open: bool) -> str:
+        """The people he can talk to now (Cry-sis only while it is open), then 999."""
+        keys = ["line_health", "line_samaritans", "line_shout"]
+        if crysis_open:
+            keys.append("line_crysis")
+        items = "\n".join(self.texts[key] for key in keys)
+        return f"{self.texts['lines_intro']}\n{items}\n\n{self.texts['lines_danger']}"
 
     def trouble_card(self, tier: Tier | None = None) -> str:
         """The "I'm having trouble" card, led by the tier's line for a red flag."""

@@ -20,6 +20,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.handoff.settings import HandoffSettings, load_handoff_settings
 from bot.safety.tiers import Tier
 from bot.store.pseudonym import pseudonymise
 from bot.telegram.content import Texts, referral_code
@@ -29,6 +30,7 @@ from bot.telegram.rendering import OWN_PREFIX, CallbackRegistry, keyboard, rende
 logger = logging.getLogger(__name__)
 
 TOPICS_PAYLOAD = "/ask_capabilities"
+HUMAN_PAYLOAD = "/request_human"
 FORGET_YES = f"{OWN_PREFIX}forget:yes"
 FORGET_NO = f"{OWN_PREFIX}forget:no"
 TYPING_EVERY = 4.5  # Telegram shows "typing..." for about 5 s per chat action
@@ -44,6 +46,7 @@ class FrontEnd:
     services: dict[str, str]
     registry: CallbackRegistry = field(default_factory=CallbackRegistry)
     database_url: str | None = None  # None: DATABASE_URL
+    handoff: HandoffSettings = field(default_factory=lambda: load_handoff_settings({}))
     classifier: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="safety")
     )
@@ -153,14 +156,19 @@ async def converse(
     if replies is None:
         await send_trouble_card(context, chat.id, text if typed else None)
         return
+    from bot.telegram import handoff
+
+    live_chat = handoff.wants_handoff(replies)
     messages = render(replies)
-    if not messages:
+    if not messages and not live_chat:
         await context.bot.send_message(chat.id, fe.texts["no_reply"])
         return
     for message in messages:
         await context.bot.send_message(
             chat.id, message.text, reply_markup=keyboard(message.buttons, fe.registry)
         )
+    if live_chat:
+        await handoff.ask_to_share_history(context, chat.id)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -202,6 +210,20 @@ async def on_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await converse(update, context, TOPICS_PAYLOAD, typed=False)
 
 
+async def on_human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/human: the people he can reach now (Rasa's offer: live chat, call back, lines)."""
+    await converse(update, context, HUMAN_PAYLOAD, typed=False)
+
+
+async def on_end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/end from a dad: end his live chat with the team."""
+    from bot.telegram import handoff
+
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and chat is not None:
+        await handoff.end_by_dad(context, user.id, chat.id)
+
+
 async def on_privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/privacy: what is kept and for how long."""
     if update.effective_message is not None:
@@ -233,6 +255,10 @@ async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if query.data != FORGET_YES:
         await context.bot.send_message(chat.id, fe.texts["forget_cancelled"])
         return
+    from bot.telegram import handoff
+
+    # A live chat still open is ended first (the operators are told), so nobody waits on him.
+    await handoff.end_by_dad(context, user.id, chat.id, tell_dad=False)
     try:
         rows, events = await forget_everything(fe, user.id)
     except Exception:
@@ -259,11 +285,35 @@ async def forget_everything(fe: FrontEnd, user_id: int) -> tuple[int, int]:
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Typed text (new or edited): to Rasa."""
-    message = update.effective_message
-    if message is None or not message.text:
+    """Typed text (new or edited): to the team during a live chat, otherwise to Rasa."""
+    from bot.telegram import handoff
+
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or not message.text or user is None or chat is None:
+        return
+    session = await handoff.open_session_for(front_end(context), user.id)
+    if session is not None:
+        await handoff.relay_from_dad(context, session, chat.id, message.text)
         return
     await converse(update, context, message.text)
+
+
+async def in_live_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """During a live chat, non-text and old Rasa buttons get a note instead of the bot."""
+    from bot.telegram import handoff
+
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return False
+    fe = front_end(context)
+    session = await handoff.open_session_for(fe, user.id)
+    if session is None:
+        return False
+    text = fe.texts["handoff_non_text"]
+    if update.callback_query is not None:
+        text = fe.texts.render("handoff_already", ref=session["ref"])
+    await context.bot.send_message(chat.id, text, reply_markup=handoff.end_markup(fe))
+    return True
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -273,7 +323,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None:
         return
     await query.answer()
+    if update.effective_chat is None or update.effective_chat.type != "private":
+        return  # a stray button in a group: dads' buttons only act in their own chat
     await remove_keyboard(update)
+    if await in_live_chat(update, context):
+        return
     payload = fe.registry.decode(query.data or "")
     if payload is None:
         if update.effective_chat is not None:
@@ -293,13 +347,13 @@ async def remove_keyboard(update: Update) -> None:
 
 async def on_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Voice and audio: ask for typing, with the emergency line."""
-    if update.effective_message is not None:
+    if update.effective_message is not None and not await in_live_chat(update, context):
         await update.effective_message.reply_text(front_end(context).texts["voice"])
 
 
 async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, locations, documents...: a kind note that the bot reads text."""
-    if update.effective_message is not None:
+    if update.effective_message is not None and not await in_live_chat(update, context):
         await update.effective_message.reply_text(front_end(context).texts["non_text"])
 
 

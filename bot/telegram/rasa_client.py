@@ -9,6 +9,8 @@ import httpx
 
 logger = logging.getLogger(__name__)
 REST_PATH = "/webhooks/rest/webhook"
+PAUSE_PATH = "/webhooks/rest/pause"
+RESUME_PATH = "/webhooks/rest/resume"
 
 
 class RasaUnavailable(RuntimeError):
@@ -49,6 +51,23 @@ class RasaClient:
         if not isinstance(replies, list):
             raise RasaUnavailable("Rasa answered with something that is not a list")
         return [r for r in replies if isinstance(r, dict)]
+
+    async def set_paused(self, sender: str, paused: bool) -> bool:
+        """Pause (live chat with a person) or resume a conversation; True when Rasa agreed.
+
+        Never raises: a live chat must go on even if Rasa is down (the front end does not send
+        it the dad's messages meanwhile); the failure is logged.
+        """
+        path = PAUSE_PATH if paused else RESUME_PATH
+        try:
+            response = await self._client.post(path, json={"sender": sender})
+        except httpx.HTTPError as exc:
+            logger.warning("Could not %s a conversation: %s", path[-6:], type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            logger.warning("Rasa answered HTTP %d to %s", response.status_code, path)
+            return False
+        return True
 
     async def close(self) -> None:
         await self._client.aclose()

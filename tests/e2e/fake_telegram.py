@@ -68,6 +68,21 @@ class Call:
         return str(self.params.get("text", ""))
 
     @property
+    def reply_to(self) -> int | None:
+        """The message id this message answers (reply_parameters, or the older parameter)."""
+        params = self.params.get("reply_parameters")
+        if isinstance(params, dict) and params.get("message_id") is not None:
+            return int(params["message_id"])
+        value = self.params.get("reply_to_message_id")
+        return int(value) if value is not None else None
+
+    @property
+    def message_id(self) -> int | None:
+        """The id Telegram gave the message this call sent."""
+        result = self.params.get("_result")
+        return int(result["message_id"]) if isinstance(result, dict) else None
+
+    @property
     def buttons(self) -> list[tuple[str, str]]:
         """(text, callback_data) of an inline keyboard, row by row."""
         markup = self.params.get("reply_markup") or {}
@@ -147,6 +162,20 @@ class FakeBot:
     def send_text(self, user_id: int, text: str) -> dict[str, Any]:
         """The dad types ``text``."""
         return self.push({"message": self._message(user_id, text=text)})
+
+    def group_message(
+        self, chat_id: int, user_id: int, text: str, reply_to: Call | None = None
+    ) -> dict[str, Any]:
+        """``user_id`` writes ``text`` in the group ``chat_id`` (a command if it starts with
+        "/"), as a reply to the bot's message ``reply_to`` when given."""
+        message = self._message(user_id, text=text)
+        message["chat"] = {"id": chat_id, "type": "supergroup", "title": "Operators"}
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to.params["_result"]
+        return self.push({"message": message})
 
     def send_command(self, user_id: int, command: str, payload: str | None = None) -> dict:
         """The dad sends ``/command`` (with a deep-link payload, as t.me/<bot>?start=...)."""
@@ -325,13 +354,21 @@ class FakeBot:
             result = {
                 "message_id": next(self._message_ids),
                 "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private"},
+                "chat": {"id": chat_id, "type": "supergroup" if chat_id < 0 else "private"},
                 "from": BOT_USER,
                 "text": str(params.get("text", "")),
             }
             if params.get("reply_markup"):
                 result["reply_markup"] = params["reply_markup"]
             params["_result"] = result
+        elif method == "editMessageText":
+            result = {
+                "message_id": int(params.get("message_id") or 0),
+                "date": int(time.time()),
+                "chat": {"id": int(params.get("chat_id") or 0), "type": "supergroup"},
+                "from": BOT_USER,
+                "text": str(params.get("text", "")),
+            }
         elif method == "editMessageReplyMarkup":
             result = {
                 "message_id": int(params.get("message_id") or 0),
@@ -359,6 +396,7 @@ KNOWN_METHODS = {
     "sendChatAction",
     "answerCallbackQuery",
     "editMessageReplyMarkup",
+    "editMessageText",
     "setMyCommands",
     "deleteWebhook",
     "setWebhook",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.e2e.conftest import (
     SOURCE_NAMES,
     Bot,
     assert_kind_reply,
+    http_request,
     is_response,
     joined_text,
     new_sender,
@@ -185,3 +187,23 @@ def test_every_reply_fits_a_phone(actions_up: Bot) -> None:
         if len(r.get("text") or "") >= MAX_MESSAGE_CHARS
     ]
     assert not too_long, f"messages of {MAX_MESSAGE_CHARS}+ characters:\n" + "\n".join(too_long)
+
+
+def test_a_paused_conversation_gets_no_model_reply_until_resumed(actions_up: Bot) -> None:
+    """The live-chat pause (bot/channels/rest.py): the model stays silent, then answers again."""
+    sender = new_sender("pause")
+
+    def post(path: str, body: object) -> tuple[int, Any]:
+        raw = http_request(
+            actions_up.rasa_port, "POST", f"/webhooks/rest/{path}", json.dumps(body).encode()
+        )
+        return raw.status, raw.json()
+
+    assert post("pause", {"sender": sender}) == (200, {"paused": True})
+    replies = actions_up.send(sender, "hi")
+    assert not is_response(replies, "utter_greet"), "the model answered a paused conversation"
+    assert_kind_reply(replies, "a paused conversation")  # never silence: the trouble card
+    assert post("resume", {"sender": sender}) == (200, {"paused": False})
+    assert is_response(actions_up.send(sender, "hi"), "utter_greet")
+    status, body = post("pause", {"nobody": "here"})
+    assert status == 400 and "sender" in body["error"]

@@ -99,9 +99,30 @@ def test_application_has_the_commands_and_buttons() -> None:
     application = build_application(load_config({"TELEGRAM_BOT_TOKEN": "1:abc"}))
     handlers = application.handlers[0]
     commands = {c for h in handlers if isinstance(h, CommandHandler) for c in h.commands}
-    assert commands == {"start", "help", "topics", "privacy", "forget"}
-    assert sum(isinstance(h, CallbackQueryHandler) for h in handlers) == 2
+    assert commands == {"start", "help", "topics", "privacy", "forget", "human", "end"}
+    assert sum(isinstance(h, CallbackQueryHandler) for h in handlers) == 3
     assert set(application.bot_data["front_end"].texts.commands) <= commands
+
+
+def test_operator_commands_only_exist_with_an_operators_chat() -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "1:abc", "OPERATOR_CHAT_ID": "-100123"}
+    application = build_application(load_config(env))
+    handlers = application.handlers[0]
+    operator_commands = {
+        c
+        for h in handlers
+        if isinstance(h, CommandHandler) and "-100123" in repr(h.filters)
+        for c in h.commands
+    }
+    assert operator_commands == {"end", "queue", "callbacks", "done", "help"}
+    assert sum(isinstance(h, CallbackQueryHandler) for h in handlers) == 4
+
+
+def test_a_bad_operator_setting_is_one_clear_sentence() -> None:
+    from bot.telegram.config import ConfigError
+
+    with pytest.raises(ConfigError, match="OPERATOR_CHAT_ID"):
+        load_config({"TELEGRAM_BOT_TOKEN": "1:abc", "OPERATOR_CHAT_ID": "operators"})
 
 
 def test_webhook_mode_without_tornado_says_how_to_fix(monkeypatch) -> None:
