@@ -130,6 +130,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("topics", handlers.on_topics, filters=private))
     application.add_handler(CommandHandler("privacy", handlers.on_privacy, filters=private))
     application.add_handler(CommandHandler("forget", handlers.on_forget, filters=private))
+    application.add_handler(CommandHandler("mydata", handlers.on_mydata, filters=private))
     application.add_handler(CallbackQueryHandler(handlers.on_forget_answer, pattern=r"^sh:forget:"))
     application.add_handler(CallbackQueryHandler(handoff.on_live_button, pattern=r"^sh:live:"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))

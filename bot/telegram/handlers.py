@@ -230,6 +230,49 @@ async def on_privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await update.effective_message.reply_text(front_end(context).texts["privacy"])
 
 
+async def on_mydata(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/mydata: what our tables hold about him, in plain words (never a number or text)."""
+    from bot.store.repository import export
+
+    fe = front_end(context)
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    try:
+        kept = await asyncio.to_thread(export, store_id(user.id), fe.database_url)
+    except Exception as exc:
+        logger.error("Could not export a dad's data: %s", type(exc).__name__)
+        await message.reply_text(fe.texts["mydata_failed"])
+        return
+    await message.reply_text(describe_kept(fe, kept))
+
+
+def describe_kept(fe: FrontEnd, kept: dict[str, Any]) -> str:
+    """One line per kind of row we keep; dates only, in Europe/London."""
+    from bot.telegram.handoff import london_time
+
+    items = ["- Our conversation: your messages and my replies, under a scrambled code."]
+    profile = kept.get("profile") or {}
+    if profile.get("baby_stage"):
+        items.append(f"- Your baby's stage: {profile['baby_stage'].replace('_', ' ')}.")
+    for row in kept.get("escalations", []):
+        when = london_time(row["created_at"])
+        items.append(f"- A safety reply ({row['tier'].replace('_', ' ')}) on {when}.")
+    for row in kept.get("referrals", []):
+        service = fe.services.get(row["service_code"], row["service_code"])
+        items.append(f"- You came from {service} on {london_time(row['created_at'])}.")
+    for row in kept.get("handoffs", []):
+        when = london_time(row["created_at"])
+        items.append(f"- A live chat request ({row['ref']}, {row['status']}) on {when}.")
+    for row in kept.get("callbacks", []):
+        when = london_time(row["created_at"])
+        hint = row.get("phone_hint") or "no number"
+        items.append(f"- A call-back request ({row['ref']}, {row['status']}, {hint}) on {when}.")
+    if len(items) == 1:
+        return fe.texts["mydata_empty"]
+    return "\n".join([fe.texts["mydata_intro"], *items, "", fe.texts["mydata_outro"]])
+
+
 async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/forget: ask for confirmation first."""
     texts = front_end(context).texts

@@ -99,7 +99,7 @@ def test_application_has_the_commands_and_buttons() -> None:
     application = build_application(load_config({"TELEGRAM_BOT_TOKEN": "1:abc"}))
     handlers = application.handlers[0]
     commands = {c for h in handlers if isinstance(h, CommandHandler) for c in h.commands}
-    assert commands == {"start", "help", "topics", "privacy", "forget", "human", "end"}
+    assert commands == {"start", "help", "topics", "privacy", "forget", "human", "end", "mydata"}
     assert sum(isinstance(h, CallbackQueryHandler) for h in handlers) == 3
     assert set(application.bot_data["front_end"].texts.commands) <= commands
 
