@@ -91,7 +91,7 @@ def display(number: str) -> str:
     if digits.startswith("02"):
         return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
     if digits.startswith("03") or digits.startswith("011") or digits[3] == "1":
-        # 0300 123 4567, 0113 496 0000, 0161 496 0000
+        # 0306 999 0000, 0113 496 0000, 0161 496 0000
         return f"{digits[:4]} {digits[4:7]} {digits[7:]}"
     return f"{digits[:5]} {digits[5:]}"
 
