@@ -123,17 +123,21 @@ class SafeRestInput(RestInput):
 
         @webhook.route("/pause", methods=["POST"])
         async def pause(request: Request) -> HTTPResponse:
-            return await _set_paused(request, ConversationPaused())
+            return await _set_paused(request, ConversationPaused)
 
         @webhook.route("/resume", methods=["POST"])
         async def resume(request: Request) -> HTTPResponse:
-            return await _set_paused(request, ConversationResumed())
+            return await _set_paused(request, ConversationResumed)
 
         return webhook
 
 
-async def _set_paused(request: Request, event: Event) -> HTTPResponse:
-    """Append a pause or resume event to a conversation (under Rasa's lock for it)."""
+async def _set_paused(request: Request, event_type: type[Event]) -> HTTPResponse:
+    """Append a pause or resume event to a conversation (under Rasa's lock for it).
+
+    The event is made after the tracker is fetched: fetching may start a new session, and the
+    tracker store only reads back events stamped at or after the session's start.
+    """
     body, error = parse_body(request)
     if body is None:
         return _bad_request(error or "bad request")
@@ -146,10 +150,11 @@ async def _set_paused(request: Request, event: Event) -> HTTPResponse:
     try:
         async with agent.lock_store.lock(sender):
             tracker = await agent.processor.fetch_tracker_and_update_session(sender)
+            event = event_type()
             tracker.update(event)
             await agent.processor.save_tracker(tracker)
             paused = tracker.is_paused()
     except Exception as exc:  # a clear status for the caller, not a stack trace
-        logger.error("Could not %s a conversation: %s", event.type_name, type(exc).__name__)
+        logger.error("Could not %s a conversation: %s", event_type.type_name, type(exc).__name__)
         return response.json({"error": "could not update the conversation"}, status=500)
     return response.json({"paused": paused})
