@@ -62,6 +62,8 @@ TELEGRAM_TOKEN = "100001:small-hours-bench"
 TELEGRAM_START_TIMEOUT_S = 120.0  # getMe, setMyCommands and loading the safety layer
 TELEGRAM_REPLY_TIMEOUT_S = 60.0
 TELEGRAM_READ_PAUSE_S = 0.3  # a chat sends its next message once its reply has been quiet this long
+LIVE_CHAT_OPS = -1000000001  # the operators' group of the live-chat measurement
+LIVE_CHAT_OPERATOR = 900001
 TELEGRAM_REQUESTS_PER_S = 30  # AIORateLimiter's default overall rate (bot/telegram/app.py)
 TROUBLE_CARD_MARK = "I'm having trouble"  # the card the front end sends when Rasa does not answer
 
@@ -260,9 +262,11 @@ def _log_says(path: Path, text: str) -> bool:
     return path.is_file() and text in path.read_text(encoding="utf-8", errors="replace")
 
 
-def start_telegram_front_end(stack: Stack, base_url: str, work: Path) -> Child:
+def start_telegram_front_end(
+    stack: Stack, base_url: str, work: Path, extra: dict[str, str] | None = None, name="telegram"
+) -> Child:
     """`python -m bot.telegram` polling the fake Bot API at ``base_url``, talking to ``stack``."""
-    log_path = work / "logs" / "telegram.log"
+    log_path = work / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = rasa_env(
         {
@@ -271,9 +275,10 @@ def start_telegram_front_end(stack: Stack, base_url: str, work: Path) -> Child:
             "RASA_URL": stack.rasa_url,
             "DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
             "SMALL_HOURS_ID_KEY": uuid.uuid4().hex,
+            **(extra or {}),
         }
     )
-    return start_front_end("telegram", env, log_path)
+    return start_front_end(name, env, log_path)
 
 
 def bench_telegram(
@@ -345,6 +350,93 @@ def bench_telegram(
         fake.stop()
     latencies = [lat for lats, _ in results for lat in lats]
     return wall, latencies, sum(err for _, err in results), len(requests) / wall
+
+
+def bench_live_chat(
+    stack: Stack, work: Path, chats: int, per_chat: int
+) -> tuple[list[float], list[float], int]:
+    """Relay latencies during live chats: dad -> operators' group, operator -> dad.
+
+    Sessions are opened straight in the database (the Rasa offer is not what is measured);
+    every dad message still goes through the front end's session look-up and the safety
+    layer. Latency is from the update being queued to the relayed sendMessage.
+    """
+    from cryptography.fernet import Fernet
+
+    from bot.store import support
+    from bot.store.pseudonym import pseudonymise
+    from tests.e2e.fake_telegram import FakeTelegram
+
+    id_key, data_key = uuid.uuid4().hex, Fernet.generate_key().decode("ascii")
+    url = f"sqlite:///{work / 'live-chat.db'}"
+    os.environ["SMALL_HOURS_ID_KEY"], os.environ["SMALL_HOURS_DATA_KEY"] = id_key, data_key
+    fake = FakeTelegram().start()
+    front_end: Child | None = None
+    try:
+        bot = fake.bot(TELEGRAM_TOKEN)
+        extra = {
+            "SMALL_HOURS_ID_KEY": id_key,
+            "SMALL_HOURS_DATA_KEY": data_key,
+            "DATABASE_URL": url,
+            "OPERATOR_CHAT_ID": str(LIVE_CHAT_OPS),
+            "OPERATOR_TIMEOUT_SECONDS": "3600",
+        }
+        front_end = start_telegram_front_end(stack, fake.base_url, work, extra, "live-chat")
+        assert front_end.log_path is not None
+        bot.wait_for("getUpdates", timeout=TELEGRAM_START_TIMEOUT_S)
+        deadline = time.monotonic() + TELEGRAM_START_TIMEOUT_S
+        while not _log_says(front_end.log_path, "Safety layer loaded"):
+            if front_end.exited() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the front end did not start (log: {front_end.log_path})")
+            time.sleep(0.2)
+        refs: dict[int, str] = {}
+        for index in range(chats):
+            dad = 20_000 + index
+            conversation = pseudonymise(pseudonymise(str(dad)))
+            session = support.open_handoff(conversation, dad, timeout_seconds=3600, url=url)
+            support.set_card_message(session["ref"], 1, url=url)  # replies need no real card
+            refs[dad] = session["ref"]
+        barrier = threading.Barrier(chats)
+
+        def one(dad: int) -> tuple[list[float], list[float], int]:
+            to_ops, to_dad, failed = [], [], 0
+            barrier.wait()
+            for number, text in enumerate(script(per_chat, offset=dad % 7)):
+                started = time.monotonic()
+                bot.send_text(dad, text)
+                try:
+                    relayed = bot.wait_for(
+                        "sendMessage",
+                        chat_id=LIVE_CHAT_OPS,
+                        where=lambda c, t=text: c.text.endswith(t) and refs[dad] in c.text,
+                        timeout=TELEGRAM_REPLY_TIMEOUT_S,
+                    )
+                except AssertionError:
+                    failed += 1
+                    continue
+                to_ops.append(relayed.at - started)
+                seen = len(bot.messages(dad))
+                started = time.monotonic()
+                bot.group_message(LIVE_CHAT_OPS, LIVE_CHAT_OPERATOR, f"ok {number}", relayed)
+                try:
+                    reply = bot.wait_for(
+                        "sendMessage", chat_id=dad, after=seen, timeout=TELEGRAM_REPLY_TIMEOUT_S
+                    )
+                except AssertionError:
+                    failed += 1
+                    continue
+                to_dad.append(reply.at - started)
+            return to_ops, to_dad, failed
+
+        with ThreadPoolExecutor(max_workers=chats) as pool:
+            results = list(pool.map(one, list(refs)))
+    finally:
+        if front_end is not None:
+            stop_children([front_end], grace=5)
+        fake.stop()
+    to_ops = [lat for r in results for lat in r[0]]
+    to_dad = [lat for r in results for lat in r[1]]
+    return to_ops, to_dad, sum(r[2] for r in results)
 
 
 def _ms(seconds: float) -> str:
@@ -473,6 +565,27 @@ def run(args: argparse.Namespace, work: Path) -> Report:
                 report.fail(
                     f"{errors} of {total} Telegram messages got no answer or the trouble card."
                 )
+
+        print(f"bench: live chat relay, {args.live_chats} chats at once ...", flush=True)
+        try:
+            to_ops, to_dad, errors = bench_live_chat(stack, work, args.live_chats, 5)
+        except (OSError, RuntimeError, AssertionError, threading.BrokenBarrierError) as exc:
+            report.rows.append(Row("Live chat relay (fake Bot API)", "failed"))
+            report.fail(f"Live chat measurement failed: {exc}.")
+        else:
+            if to_ops and to_dad:
+                report.rows.append(
+                    Row(
+                        f"Live chat relay, {args.live_chats} chats at once x 5 exchanges",
+                        f"dad -> operators p50 {_ms(percentile(to_ops, 50))}, p95 "
+                        f"{_ms(percentile(to_ops, 95))}; operator -> dad p50 "
+                        f"{_ms(percentile(to_dad, 50))}, p95 {_ms(percentile(to_dad, 95))}",
+                        "p95 < 2 s",
+                        _status(max(percentile(to_ops, 95), percentile(to_dad, 95)) < 2.0),
+                    )
+                )
+            if errors:
+                report.fail(f"{errors} live-chat messages were not relayed.")
     except SystemExit as exc:  # the model check refuses a model without the safety layer
         report.fail(f"Servers not started: {exc}")
     except Exception as exc:  # the bench reports failures, it never fails the build
@@ -523,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-train", action="store_true", help="skip the training timing")
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--live-chats", type=int, default=10, help="live chats relayed at once")
     parser.add_argument("--per-conversation", type=int, default=10)
     parser.add_argument("--telegram-chats", type=int, default=50)
     parser.add_argument("--telegram-per-chat", type=int, default=4)
