@@ -171,6 +171,12 @@ def add_operator_handlers(application: Application) -> None:
                 operators.on_operator_reply,
             )
         )
+        application.add_handler(
+            MessageHandler(
+                ops & filters.REPLY & ~filters.TEXT & ~filters.COMMAND,
+                operators.on_operator_non_text,
+            )
+        )
         groups = groups & ~ops
     application.add_handler(MessageHandler(groups, operators.on_other_group))
 

@@ -77,6 +77,7 @@ TEXT_KEYS = (
     "op_timed_out",
     "op_not_open",
     "op_not_delivered",
+    "op_text_only",
     "op_unknown_thread",
     "op_queue_empty",
     "op_queue_title",

@@ -101,6 +101,16 @@ async def on_operator_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     logger.info("Operator reply relayed in live chat %s", ref)
 
 
+async def on_operator_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo or sticker as a reply in a chat's thread: only text reaches dads."""
+    fe = front_end(context)
+    message = update.effective_message
+    if message is None or ref_in(message.reply_to_message) is None:
+        return
+    if is_operator(update, fe):
+        await message.reply_text(fe.texts["op_text_only"])
+
+
 # --- commands ----------------------------------------------------------------------------
 
 
