@@ -25,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.baby_age import INTERRUPTION_MIN_CONFIDENCE, RESPONSE_FOR_INTENT
 from bot.content.helplines import is_open_now
 from bot.handoff.availability import SupportOptions, support_options
-from bot.handoff.phone import hint, normalise_uk_phone
+from bot.handoff.phone import find_uk_phone, hint, normalise_uk_phone
 from bot.handoff.settings import HandoffConfigError, HandoffSettings, load_handoff_settings
 from bot.store import support
 from bot.store.pseudonym import pseudonymise
@@ -354,9 +354,29 @@ class ValidateCallbackForm(FormValidationAction):
             utter_lines(dispatcher, options)
             return [SlotSet(REQUESTED_SLOT, None)]
         # answers left over from a form that a safety message closed: ask afresh
-        return [
+        events = [
             SlotSet(slot, None) for slot in CALLBACK_SLOTS if tracker.get_slot(slot) is not None
         ]
+        # "can someone ring me on 07700 900456": don't ask for a number he has just given
+        number = find_uk_phone((tracker.latest_message or {}).get("text") or "")
+        if number is not None and await self._save_draft(number, tracker):
+            events.append(SlotSet(PHONE, hint(number)))
+        return events
+
+    async def _save_draft(self, number: str, tracker: Tracker) -> bool:
+        """Store the number encrypted at once; False (logged) when the store failed."""
+        try:
+            await asyncio.to_thread(
+                support.save_callback_draft,
+                _conversation_id(tracker),
+                number,
+                service_code=_referral(tracker),
+                now=clock(),
+            )
+        except Exception as error:  # never a crash: the caller apologises
+            logger.warning("Could not save call-back draft (%s)", type(error).__name__)
+            return False
+        return True
 
     async def _stop(
         self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, response: str
@@ -384,18 +404,9 @@ class ValidateCallbackForm(FormValidationAction):
         domain: dict[str, Any],
     ) -> dict[str, Any]:
         text = _text(slot_value, tracker)
-        number = normalise_uk_phone(text) if text else None
+        number = (normalise_uk_phone(text) or find_uk_phone(text)) if text else None
         if number is not None:
-            try:
-                await asyncio.to_thread(
-                    support.save_callback_draft,
-                    _conversation_id(tracker),
-                    number,
-                    service_code=_referral(tracker),
-                    now=clock(),
-                )
-            except Exception as error:  # never a crash: apologise and give the lines
-                logger.warning("Could not save call-back draft (%s)", type(error).__name__)
+            if not await self._save_draft(number, tracker):
                 dispatcher.utter_message(response="utter_callback_store_failed")
                 utter_lines(dispatcher, current_options(tracker))
                 return _end_form(PHONE)

@@ -83,6 +83,16 @@ def normalise_uk_phone(text: str) -> str | None:
     return national if _is_callable_uk(national) else None
 
 
+def find_uk_phone(text: str) -> str | None:
+    """The one callable UK number inside a longer message ("ring me on 07700 900456 after 2"),
+    or None when there is none or more than one different one."""
+    if not isinstance(text, str):
+        return None
+    found = {normalise_uk_phone(match.group(0)) for match in _PHONE_RUN.finditer(text)}
+    found.discard(None)
+    return found.pop() if len(found) == 1 else None
+
+
 def display(number: str) -> str:
     """A number grouped the way UK people write it: "07700 900123", "020 7946 0018"."""
     digits = normalise_uk_phone(number)

@@ -80,8 +80,10 @@ def wants_handoff(replies: list[dict[str, Any]]) -> bool:
     return False
 
 
-def minutes(fe: FrontEnd) -> int:
-    return max(1, round(fe.handoff.timeout_seconds / 60))
+def minutes(fe: FrontEnd) -> str:
+    """The wait promised to him, in words: "1 minute", "5 minutes"."""
+    count = max(1, round(fe.handoff.timeout_seconds / 60))
+    return f"{count} minute" if count == 1 else f"{count} minutes"
 
 
 def end_markup(fe: FrontEnd) -> InlineKeyboardMarkup:

@@ -189,9 +189,11 @@ def form_tracker(
     )
 
 
-def starting_tracker(slots: dict[str, Any] | None = None) -> Tracker:
+def starting_tracker(
+    slots: dict[str, Any] | None = None, text: str = "can someone ring me"
+) -> Tracker:
     """The form's first validation call, before any question (requested_slot is None)."""
-    latest = _latest("can someone ring me", "request_callback", 0.95, None)
+    latest = _latest(text, "request_callback", 0.95, None)
     return Tracker.from_dict(
         {
             "sender_id": SENDER_ID,
@@ -201,7 +203,7 @@ def starting_tracker(slots: dict[str, Any] | None = None) -> Tracker:
             "latest_message": latest,
             "events": [
                 {"event": "action", "name": "action_listen"},
-                {"event": "user", "text": "can someone ring me", "parse_data": latest},
+                {"event": "user", "text": text, "parse_data": latest},
                 {"event": "active_loop", "name": "callback_form"},
                 {"event": "slot", "name": "requested_slot", "value": None},
                 {"event": "action", "name": "callback_form"},
@@ -417,6 +419,17 @@ def test_answers_left_by_a_closed_form_are_cleared_at_the_start(
     assert events == [SlotSet("callback_phone", None), SlotSet("callback_window", None)]
 
 
+def test_a_number_given_with_the_request_is_not_asked_for_again(
+    on_duty: None, store: str, dispatcher: CollectingDispatcher
+) -> None:
+    tracker = starting_tracker(text="can someone ring me back on 07700 900456 tmrw pls")
+    events = run(ValidateCallbackForm(), dispatcher, tracker)
+    assert events == [SlotSet("callback_phone", "ending 456")]
+    drafts = rows(store)
+    assert [(r.status, r.phone_hint) for r in drafts] == [("draft", "ending 456")]
+    assert "900456" not in (drafts[0].phone_enc or "")
+
+
 # --- the phone number -----------------------------------------------------------------------
 
 
@@ -428,7 +441,15 @@ def validate(
 
 @pytest.mark.parametrize(
     "answer",
-    [NUMBER, NUMBER_DIGITS, "+44 7700 900123", "+44 (0)7700 900123", "its 07700-900-123"],
+    [
+        NUMBER,
+        NUMBER_DIGITS,
+        "+44 7700 900123",
+        "+44 (0)7700 900123",
+        "its 07700-900-123",
+        "07700 900123 but after 2 is best cos of the baby",
+        "ok ring me on 07700900123 thanks",
+    ],
 )
 def test_a_valid_number_keeps_only_the_hint_and_writes_the_draft(
     answer: str, on_duty: None, store: str, dispatcher: CollectingDispatcher

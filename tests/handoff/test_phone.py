@@ -7,6 +7,7 @@ import pytest
 from bot.handoff.phone import (
     REDACTED,
     display,
+    find_uk_phone,
     hint,
     normalise_uk_phone,
     redact_phone_numbers,
@@ -245,3 +246,21 @@ def test_redacted_text_has_no_number_left() -> None:
     for shape in ("07700900123", "+44 (0)7700 900123", "0044 7700 900123"):
         redacted = redact_phone_numbers(f"my number {shape}")
         assert not any(char.isdigit() for char in redacted)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("can someone ring me back on 07700 900456 pls", "07700900456"),
+        ("call me on +44 7700 900456 after 2 if thats ok", "07700900456"),
+        ("my wifes number is 020 7946 0018 thanks", "02079460018"),
+        ("07700 900456 or 07700 900456", "07700900456"),  # the same number twice
+        ("07700 900456 or 07700 900789", None),  # two different numbers: ask
+        ("can someone call me back", None),
+        ("he was 3.4kg at 14:30 on 23/11/2026", None),
+        ("ring 999", None),
+        ("", None),
+    ],
+)
+def test_find_uk_phone_in_a_longer_message(text: str, expected: str | None) -> None:
+    assert find_uk_phone(text) == expected
