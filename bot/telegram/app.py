@@ -9,7 +9,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.error import NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
@@ -25,6 +25,7 @@ from bot.telegram import handlers, handoff, operators
 from bot.telegram.config import Config, ConfigError
 from bot.telegram.content import services, texts
 from bot.telegram.handlers import FrontEnd
+from bot.telegram.outbox import OperatorOutbox
 from bot.telegram.rasa_client import RasaClient
 
 logger = logging.getLogger(__name__)
@@ -110,10 +111,10 @@ def rate_limiter() -> AIORateLimiter:
     """python-telegram-bot's AIORateLimiter, retrying after flood control.
 
     It keeps the bot under Telegram's limits before they bite (30 requests a second overall,
-    20 a minute per group; this bot only talks in private chats), and when Telegram still
-    answers 429 with ``retry_after`` it pauses every request of the bot for that long plus
-    0.1 s and tries again, up to ``MAX_RETRIES`` times, then raises RetryAfter (logged by
-    handlers.on_error). It replaced a hand-written limiter that only reacted to 429s.
+    20 a minute per group: the operators' chat, which bot.telegram.outbox queues for), and
+    when Telegram still answers 429 with ``retry_after`` it pauses every request of the bot for
+    that long plus 0.1 s and tries again, up to ``MAX_RETRIES`` times, then raises RetryAfter
+    (logged by handlers.on_error). It replaced a hand-written limiter that only reacted to 429s.
     """
     return RetryingRateLimiter(max_retries=MAX_RETRIES)
 
@@ -190,6 +191,8 @@ async def _post_init(application: Application) -> None:
     loop.run_in_executor(fe.classifier, _warm_up_safety_layer)
     me = application.bot
     logger.info("Small Hours on Telegram as @%s; Rasa at %s", me.username, fe.rasa.base_url)
+    if fe.outbox is not None:
+        fe.outbox.start()
     if fe.handoff.configured:
         # Rasa's tracker store (for the card's recent messages) is slow to import: do it now.
         loop.run_in_executor(None, fe.tracker_store)
@@ -204,6 +207,9 @@ async def _post_stop(application: Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    fe: FrontEnd = application.bot_data["front_end"]
+    if fe.outbox is not None:
+        await fe.outbox.stop()  # the bot is still up here: waiting posts get a few seconds
 
 
 def _warm_up_safety_layer() -> None:
@@ -242,9 +248,27 @@ def build_application(config: Config, database_url: str | None = None) -> Applic
         services=services(),
         database_url=database_url,
         handoff=config.handoff,
+        outbox=operators_outbox(application, config.handoff.operator_chat_id),
     )
     add_handlers(application)
     return application
+
+
+def operators_outbox(application: Application, chat_id: int | None) -> OperatorOutbox | None:
+    """The queue for the operators' chat (None without operators)."""
+    if chat_id is None:
+        return None
+
+    async def send(text: str, reply_to: int | None, markup: InlineKeyboardMarkup | None) -> Message:
+        return await application.bot.send_message(
+            chat_id,
+            text,
+            reply_to_message_id=reply_to,
+            allow_sending_without_reply=True,
+            reply_markup=markup,
+        )
+
+    return OperatorOutbox(send)
 
 
 def run(config: Config) -> None:

@@ -71,6 +71,9 @@ TEXT_KEYS = (
     "op_no_service",
     "op_no_tiers",
     "op_dad_message",
+    "op_dad_edited",
+    "dad_operator_message",
+    "dad_operator_edited",
     "op_safety_alert",
     "op_ended_by_dad",
     "op_ended_by_operator",
@@ -86,12 +89,13 @@ TEXT_KEYS = (
     "op_callback_done_button",
     "op_callback_done",
     "op_callback_not_open",
+    "op_callbacks_more",
     "op_help",
 )
 # Values filled per message (Texts.render), left in place when the file is loaded.
 RUNTIME_KEYS = frozenset(
     {"service", "ref", "minutes", "name", "time", "tiers", "history", "text", "tier", "lead"}
-    | {"phone", "window", "consent"}
+    | {"phone", "window", "consent", "count"}
 )
 
 

@@ -24,6 +24,7 @@ from bot.handoff.settings import HandoffSettings, load_handoff_settings
 from bot.safety.tiers import Tier
 from bot.store.pseudonym import pseudonymise
 from bot.telegram.content import Texts, referral_code
+from bot.telegram.outbox import OperatorOutbox
 from bot.telegram.rasa_client import RasaClient, RasaUnavailable
 from bot.telegram.rendering import OWN_PREFIX, CallbackRegistry, keyboard, render
 
@@ -47,6 +48,7 @@ class FrontEnd:
     registry: CallbackRegistry = field(default_factory=CallbackRegistry)
     database_url: str | None = None  # None: DATABASE_URL
     handoff: HandoffSettings = field(default_factory=lambda: load_handoff_settings({}))
+    outbox: OperatorOutbox | None = None  # the operators' chat queue, when operators are set
     classifier: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="safety")
     )
@@ -336,7 +338,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     session = await handoff.open_session_for(front_end(context), user.id)
     if session is not None:
-        await handoff.relay_from_dad(context, session, chat.id, message.text)
+        edited = update.edited_message is not None
+        await handoff.relay_from_dad(context, session, chat.id, message.text, edited=edited)
         return
     await converse(update, context, message.text)
 

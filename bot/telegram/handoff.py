@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,8 @@ from bot.telegram.handlers import (
     sender_id,
     store_id,
 )
-from bot.telegram.rendering import OWN_PREFIX, keyboard
+from bot.telegram.outbox import OperatorOutbox, Priority
+from bot.telegram.rendering import OWN_PREFIX, keyboard, split_text
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ END = f"{OWN_PREFIX}live:end"
 CALLBACK_PAYLOAD = "/request_callback"
 HISTORY_MESSAGES = 5  # how many of his last messages the card shows, with his agreement
 HISTORY_CHARS = 300  # each one cut to this length
+RELAY_PIECE = 3000  # a dad's long message is passed on in pieces this long (room for an alert)
 SWEEP_EVERY = 5.0  # seconds between checks for chats nobody picked up
 PURGE_EVERY = 3600.0  # seconds between retention clean-ups
 TIER_WORDS = {
@@ -166,19 +169,56 @@ async def start_live_chat(
             url=fe.database_url,
         )
         card = await build_card(fe, session, user_id, code)
-        posted = await context.bot.send_message(settings.operator_chat_id, card)
-        await db(support.set_card_message, session["ref"], posted.message_id, url=fe.database_url)
-    except Exception as exc:  # database or Telegram: he must still get people to talk to
+    except Exception as exc:  # the database: he must still get people to talk to
         logger.error("Could not start a live chat: %s", type(exc).__name__)
         if session is not None:
             with contextlib.suppress(Exception):
                 await db(support.end_handoff, session["ref"], "system", url=fe.database_url)
         await context.bot.send_message(chat_id, f"{fe.texts['handoff_failed']}\n\n{lines(fe)}")
         return
+    ref = session["ref"]
     await fe.rasa.set_paused(sender_id(user_id), True)
-    logger.info("Live chat %s requested", session["ref"])
-    waiting = fe.texts.render("handoff_waiting", ref=session["ref"], minutes=minutes(fe))
-    await context.bot.send_message(chat_id, waiting, reply_markup=end_markup(fe))
+    logger.info("Live chat %s requested", ref)
+    waiting = fe.texts.render("handoff_waiting", ref=ref, minutes=minutes(fe))
+    try:
+        await context.bot.send_message(chat_id, waiting, reply_markup=end_markup(fe))
+    finally:
+        # Queued after he is told, so a card that fails at once is explained after, not before.
+        operators_outbox(fe).post(
+            card,
+            priority=Priority.CARD,
+            ref=ref,
+            card=True,
+            on_sent=partial(card_posted, fe, ref),
+            on_failed=partial(card_failed, context.application, fe, ref, user_id, chat_id),
+        )
+
+
+async def card_posted(fe: FrontEnd, ref: str, message: Message) -> None:
+    """Remember the card's message id, so a restart still threads his messages under it."""
+    from bot.store import support
+
+    await db(support.set_card_message, ref, message.message_id, url=fe.database_url)
+
+
+async def card_failed(
+    application: Application,
+    fe: FrontEnd,
+    ref: str,
+    user_id: int,
+    chat_id: int,
+    _exc: BaseException,
+) -> None:
+    """The card could not be posted: end the session, give him back the bot and the lines."""
+    from bot.store import support
+
+    dropped = operators_outbox(fe).discard(ref)
+    with contextlib.suppress(Exception):
+        await db(support.end_handoff, ref, "system", url=fe.database_url)
+    await fe.rasa.set_paused(sender_id(user_id), False)
+    logger.error("Live chat %s could not reach the operators (%d posts dropped)", ref, dropped)
+    with contextlib.suppress(TelegramError):
+        await application.bot.send_message(chat_id, f"{fe.texts['handoff_failed']}\n\n{lines(fe)}")
 
 
 async def build_card(fe: FrontEnd, session: dict[str, Any], user_id: int, code: str | None) -> str:
@@ -241,28 +281,39 @@ async def open_session_for(fe: FrontEnd, user_id: int) -> dict[str, Any] | None:
 
 
 async def relay_from_dad(
-    context: ContextTypes.DEFAULT_TYPE, session: dict[str, Any], chat_id: int, text: str
+    context: ContextTypes.DEFAULT_TYPE,
+    session: dict[str, Any],
+    chat_id: int,
+    text: str,
+    edited: bool = False,
 ) -> None:
-    """Safety first (his tier's lead at once), then pass his message to the operators."""
+    """Safety first (his tier's lead at once), then queue his message for the operators.
+
+    Nothing here waits for the operators' chat (Telegram lets a bot post there only about 20
+    times a minute): his next message is read at once, however busy the team's chat is.
+    """
     fe = front_end(context)
+    ref = session["ref"]
     tier = await red_flag_tier(fe, text)
-    relayed = fe.texts.render("op_dad_message", ref=session["ref"], text=text)
+    header = None
     if tier is not None:
         lead = fe.texts.leads[tier]
         await context.bot.send_message(chat_id, lead)
         await record_tier(fe, session["conversation_id"], tier)
-        alert = fe.texts.render(
-            "op_safety_alert", ref=session["ref"], tier=TIER_WORDS[tier], lead=lead
-        )
-        relayed = f"{alert}\n\n{relayed}"
-        logger.warning("Safety alert in live chat %s (tier=%s)", session["ref"], tier.value)
-    try:
-        await send_to_operators(context, fe, relayed, session.get("card_message_id"))
-    except TelegramError as exc:
-        logger.error("Could not relay to operators: %s", type(exc).__name__)
-        await context.bot.send_message(
-            chat_id, f"{fe.texts['handoff_relay_failed']}\n\n{lines(fe)}"
-        )
+        header = fe.texts.render("op_safety_alert", ref=ref, tier=TIER_WORDS[tier], lead=lead)
+        logger.warning("Safety alert in live chat %s (tier=%s)", ref, tier.value)
+    key = "op_dad_edited" if edited else "op_dad_message"
+    pieces = [fe.texts.render(key, ref=ref, text=piece) for piece in split_text(text, RELAY_PIECE)]
+
+    async def tell_dad(_exc: BaseException) -> None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(
+                chat_id, f"{fe.texts['handoff_relay_failed']}\n\n{lines(fe)}"
+            )
+
+    operators_outbox(fe).relay(
+        ref, pieces, header=header, reply_to=session.get("card_message_id"), on_failed=tell_dad
+    )
 
 
 async def record_tier(fe: FrontEnd, conversation_id: str, tier: Tier) -> None:
@@ -274,16 +325,17 @@ async def record_tier(fe: FrontEnd, conversation_id: str, tier: Tier) -> None:
         logger.error("Could not record an escalation: %s", type(exc).__name__)
 
 
-async def send_to_operators(
-    context: ContextTypes.DEFAULT_TYPE, fe: FrontEnd, text: str, reply_to: int | None = None
-) -> Message:
-    """A message in the operators' chat, in the thread of ``reply_to`` when given."""
-    assert fe.handoff.operator_chat_id is not None
-    return await context.bot.send_message(
-        fe.handoff.operator_chat_id,
-        text,
-        reply_to_message_id=reply_to,
-        allow_sending_without_reply=True,
+def operators_outbox(fe: FrontEnd) -> OperatorOutbox:
+    """The queue in front of the operators' chat (made by the app when operators are set)."""
+    if fe.outbox is None:
+        raise RuntimeError("live chat needs OPERATOR_CHAT_ID and the operators' outbox")
+    return fe.outbox
+
+
+def note_to_operators(fe: FrontEnd, session: dict[str, Any], text: str) -> None:
+    """The last note in a chat's thread: he ended it, or nobody picked up."""
+    operators_outbox(fe).post(
+        text, ref=session["ref"], reply_to=session.get("card_message_id"), ends_thread=True
     )
 
 
@@ -321,9 +373,7 @@ async def end_by_dad(
     if tell_dad:
         await context.bot.send_message(chat_id, fe.texts["handoff_ended_by_dad"])
     if ended is not None:
-        with contextlib.suppress(TelegramError):
-            note = fe.texts.render("op_ended_by_dad", ref=session["ref"])
-            await send_to_operators(context, fe, note, session.get("card_message_id"))
+        note_to_operators(fe, session, fe.texts.render("op_ended_by_dad", ref=session["ref"]))
     logger.info("Live chat %s ended by the dad", session["ref"])
 
 
@@ -354,14 +404,7 @@ async def time_out(application: Application, fe: FrontEnd, session: dict[str, An
     markup = keyboard([(fe.texts["handoff_callback_button"], CALLBACK_PAYLOAD)], fe.registry)
     await finish(application, fe, ended, text, markup)
     note = fe.texts.render("op_timed_out", ref=ended["ref"], minutes=minutes(fe))
-    with contextlib.suppress(TelegramError):
-        assert fe.handoff.operator_chat_id is not None
-        await application.bot.send_message(
-            fe.handoff.operator_chat_id,
-            note,
-            reply_to_message_id=ended.get("card_message_id"),
-            allow_sending_without_reply=True,
-        )
+    note_to_operators(fe, ended, note)
     logger.info("Live chat %s timed out", ended["ref"])
 
 

@@ -5,6 +5,10 @@ allowlist is set; anything else that looks like operator work is ignored and log
 text or ids). An operator answers a dad by replying to his card or to any message of that
 chat's thread: the reference (SH-XXXXXX) in the message replied to says which chat it is.
 Dads see replies signed with OPERATOR_DISPLAY_NAME, never the operator's own account.
+
+What the bot says in the operators' chat goes through its queue (bot.telegram.outbox):
+Telegram allows about 20 posts a minute there, and a dad's safety alert must never wait
+behind answers to commands.
 """
 
 from __future__ import annotations
@@ -20,15 +24,15 @@ from telegram.ext import ContextTypes
 from bot.handoff.phone import display
 from bot.store.pseudonym import pseudonymise
 from bot.telegram.handlers import FrontEnd, front_end
-from bot.telegram.handoff import db, finish, london_time, now_utc
-from bot.telegram.rendering import OWN_PREFIX
+from bot.telegram.handoff import db, finish, london_time, now_utc, operators_outbox
+from bot.telegram.rendering import MAX_TEXT, OWN_PREFIX, split_text, utf16_len
 
 logger = logging.getLogger(__name__)
 
 HANDOFF_REF = re.compile(r"\bSH-[A-Z0-9]{6}\b")
 CALLBACK_REF = re.compile(r"\bCB-[A-Z0-9]{6}\b")
 DONE_PREFIX = f"{OWN_PREFIX}cb:done:"
-MAX_CALLBACKS_SHOWN = 20
+MAX_CALLBACKS_SHOWN = 15  # in one message, each with its own "Mark done" button
 WINDOWS = {"morning": "morning", "afternoon": "afternoon", "any": "any time"}
 
 
@@ -58,6 +62,11 @@ def ref_in(message: Message | None, pattern: re.Pattern[str] = HANDOFF_REF) -> s
     return found.group(0) if found else None
 
 
+def answer(fe: FrontEnd, message: Message, text: str, markup: Any = None) -> None:
+    """Answer an operator's message in the operators' chat (queued, as a reply to it)."""
+    operators_outbox(fe).post(text, reply_to=message.message_id, markup=markup)
+
+
 # --- replies: an operator answering a dad ------------------------------------------------
 
 
@@ -79,11 +88,11 @@ async def on_operator_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return
     session = await db(support.get_handoff, ref, url=fe.database_url)
     if session is None or session["status"] not in ("waiting", "active"):
-        await message.reply_text(fe.texts.render("op_not_open", ref=ref))
+        answer(fe, message, fe.texts.render("op_not_open", ref=ref))
         return
     chat_id = session.get("chat_id")
     if chat_id is None:
-        await message.reply_text(fe.texts.render("op_not_delivered", ref=ref))
+        answer(fe, message, fe.texts.render("op_not_delivered", ref=ref))
         return
     user = update.effective_user
     await db(
@@ -92,11 +101,14 @@ async def on_operator_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         operator_id(user.id) if user is not None else "unknown",
         url=fe.database_url,
     )
+    key = "dad_operator_edited" if update.edited_message is not None else "dad_operator_message"
+    text = fe.texts.render(key, name=fe.handoff.display_name, text=message.text)
     try:
-        await context.bot.send_message(int(chat_id), f"{fe.handoff.display_name}: {message.text}")
+        for piece in split_text(text):
+            await context.bot.send_message(int(chat_id), piece)
     except (Forbidden, BadRequest) as exc:
         logger.warning("Could not deliver an operator reply: %s", type(exc).__name__)
-        await message.reply_text(fe.texts.render("op_not_delivered", ref=ref))
+        answer(fe, message, fe.texts.render("op_not_delivered", ref=ref))
         return
     logger.info("Operator reply relayed in live chat %s", ref)
 
@@ -108,7 +120,7 @@ async def on_operator_non_text(update: Update, context: ContextTypes.DEFAULT_TYP
     if message is None or ref_in(message.reply_to_message) is None:
         return
     if is_operator(update, fe):
-        await message.reply_text(fe.texts["op_text_only"])
+        answer(fe, message, fe.texts["op_text_only"])
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -125,15 +137,20 @@ async def on_end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = next((a.upper() for a in context.args or [] if HANDOFF_REF.fullmatch(a.upper())), None)
     ref = ref or ref_in(message.reply_to_message)
     if ref is None:
-        await message.reply_text(fe.texts["op_unknown_thread"])
+        answer(fe, message, fe.texts["op_unknown_thread"])
         return
     ended = await db(support.end_handoff, ref, "operator", url=fe.database_url)
     if ended is None:
-        await message.reply_text(fe.texts.render("op_not_open", ref=ref))
+        answer(fe, message, fe.texts.render("op_not_open", ref=ref))
         return
     dad_text = fe.texts.render("handoff_ended_by_operator", name=fe.handoff.display_name)
     await finish(context.application, fe, ended, dad_text)
-    await message.reply_text(fe.texts.render("op_ended_by_operator", ref=ref))
+    operators_outbox(fe).post(
+        fe.texts.render("op_ended_by_operator", ref=ref),
+        ref=ref,
+        reply_to=message.message_id,
+        ends_thread=True,
+    )
     logger.info("Live chat %s ended by an operator", ref)
 
 
@@ -147,12 +164,11 @@ async def on_queue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     sessions = await db(support.open_handoffs, url=fe.database_url)
     if not sessions:
-        await message.reply_text(fe.texts["op_queue_empty"])
+        answer(fe, message, fe.texts["op_queue_empty"])
         return
-    lines = [fe.texts["op_queue_title"]]
-    for session in sessions:
-        lines.append(queue_line(fe, session))
-    await message.reply_text("\n".join(lines))
+    lines = [fe.texts["op_queue_title"], *(queue_line(fe, session) for session in sessions)]
+    for piece in split_text("\n".join(lines)):
+        answer(fe, message, piece)
 
 
 def queue_line(fe: FrontEnd, session: dict[str, Any]) -> str:
@@ -166,31 +182,44 @@ def queue_line(fe: FrontEnd, session: dict[str, Any]) -> str:
 
 
 async def on_callbacks(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/callbacks: each open request as its own message with a "Mark done" button."""
-    from bot.store import support
-
+    """/callbacks: the open requests in one message, each with its own "Mark done" button."""
     fe = front_end(context)
     message = update.effective_message
     if message is None or not is_operator(update, fe):
         return
+    text, markup = await callbacks_list(fe)
+    answer(fe, message, text, markup)
+
+
+async def callbacks_list(
+    fe: FrontEnd, done_note: str | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The open call-back requests as one message (oldest first) and their buttons."""
+    from bot.store import support
+
     requests = await db(support.open_callbacks, url=fe.database_url)
+    parts = [done_note] if done_note else []
     if not requests:
-        await message.reply_text(fe.texts["op_callbacks_empty"])
-        return
+        return "\n\n".join([*parts, fe.texts["op_callbacks_empty"]]), None
+    shown: list[dict[str, Any]] = []
     for request in requests[:MAX_CALLBACKS_SHOWN]:
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        fe.texts["op_callback_done_button"],
-                        callback_data=f"{DONE_PREFIX}{request['ref']}",
-                    )
-                ]
-            ]
-        )
-        await message.reply_text(callback_text(fe, request), reply_markup=markup)
-    if len(requests) > MAX_CALLBACKS_SHOWN:
-        await message.reply_text(f"... and {len(requests) - MAX_CALLBACKS_SHOWN} more.")
+        candidate = "\n\n".join([*parts, *(callback_text(fe, r) for r in [*shown, request])])
+        if shown and utf16_len(candidate) > MAX_TEXT - 100:
+            break
+        shown.append(request)
+    parts.extend(callback_text(fe, request) for request in shown)
+    if len(requests) > len(shown):
+        parts.append(fe.texts.render("op_callbacks_more", count=str(len(requests) - len(shown))))
+    buttons = [
+        [
+            InlineKeyboardButton(
+                fe.texts.render("op_callback_done_button", ref=request["ref"]),
+                callback_data=f"{DONE_PREFIX}{request['ref']}",
+            )
+        ]
+        for request in shown
+    ]
+    return "\n\n".join(parts), InlineKeyboardMarkup(buttons)
 
 
 def callback_text(fe: FrontEnd, request: dict[str, Any]) -> str:
@@ -215,9 +244,9 @@ async def on_done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ref = next((a.upper() for a in context.args or [] if CALLBACK_REF.fullmatch(a.upper())), None)
     ref = ref or ref_in(message.reply_to_message, CALLBACK_REF)
     if ref is None:
-        await message.reply_text(fe.texts["op_help"])
+        answer(fe, message, fe.texts["op_help"])
         return
-    await message.reply_text(await complete(fe, update, ref))
+    answer(fe, message, await complete(fe, update, ref))
 
 
 async def on_done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -231,12 +260,11 @@ async def on_done_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     await query.answer()
     ref = (query.data or "")[len(DONE_PREFIX) :]
-    text = await complete(fe, update, ref)
+    text, markup = await callbacks_list(fe, done_note=await complete(fe, update, ref))
     try:
-        await query.edit_message_text(text)
-    except TelegramError:
-        if update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, text)
+        await query.edit_message_text(text, reply_markup=markup)
+    except TelegramError:  # too old to edit, say: tell them in a new message
+        operators_outbox(fe).post(text, markup=markup)
 
 
 async def complete(fe: FrontEnd, update: Update, ref: str) -> str:
@@ -259,7 +287,7 @@ async def on_operator_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """/help in the operators' chat."""
     fe = front_end(context)
     if update.effective_message is not None and is_operator(update, fe):
-        await update.effective_message.reply_text(fe.texts["op_help"])
+        answer(fe, update.effective_message, fe.texts["op_help"])
 
 
 async def on_other_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -65,17 +65,32 @@ class CallbackRegistry:
         return data or None
 
 
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: most emoji count as two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` characters.
+    """Split ``text`` into pieces of at most ``limit`` (UTF-16 code units, as Telegram counts).
 
     Cuts at the last paragraph break, else line break, else sentence end, else space that keeps
     a piece under the limit; a single word longer than the limit is cut where it must be.
     """
     text = text.strip()
     pieces: list[str] = []
-    while len(text) > limit:
-        window = text[: limit + 1]
-        cut = _best_cut(window, limit)
+    while utf16_len(text) > limit:
+        fit = max(1, _fitting(text, limit))  # always progress, even at a tiny limit
+        cut = _best_cut(text[: fit + 1], fit)
         piece, text = text[:cut].rstrip(), text[cut:].lstrip()
         if piece:
             pieces.append(piece)

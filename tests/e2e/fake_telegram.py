@@ -3,7 +3,10 @@
 It serves ``/bot<token>/<method>`` like api.telegram.org: getMe, getUpdates (long polling on a
 queue of updates the test pushes), sendMessage, sendChatAction, answerCallbackQuery,
 editMessageReplyMarkup, setMyCommands, deleteWebhook, setWebhook. Every call is recorded with
-its parameters. Several tokens (bots) can share one server; each has its own queue and record.
+its parameters and the status it got. Like Telegram, sendMessage refuses an empty text, a text
+over 4,096 UTF-16 code units and callback data over 64 bytes (400); ``messages`` holds only what
+was delivered. ``slow_down`` makes a chat answer slowly, like a group at Telegram's rate limit.
+Several tokens (bots) can share one server; each has its own queue and record.
 
 Like Telegram, once a bot has called setWebhook its updates are no longer queued for getUpdates
 (which then answers 409) but POSTed to the webhook URL with the secret in the
@@ -57,6 +60,12 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    status: int = 200  # the HTTP status the fake answered: anything else was not delivered
+    injected: bool = False  # the failure was asked for by the test (fail_next)
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == 200
 
     @property
     def chat_id(self) -> int | None:
@@ -124,6 +133,7 @@ class FakeBot:
         self._message_ids = itertools.count(1)
         self._cond: asyncio.Condition | None = None  # created on the server loop
         self._failures: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
+        self._delays: dict[int, float] = {}  # chat id -> seconds each sendMessage there takes
 
     # --- what the test does -----------------------------------------------------------------
 
@@ -243,6 +253,22 @@ class FakeBot:
         with self._lock:
             self._failures.setdefault(method, []).append((chat_id, body))
 
+    def slow_down(self, chat_id: int, seconds: float) -> None:
+        """Make every sendMessage to ``chat_id`` take ``seconds`` (0 restores), like a busy
+        group: the call is recorded when it is answered."""
+        with self._lock:
+            self._delays[chat_id] = seconds
+
+    def delay_for(self, method: str, params: dict[str, Any]) -> float:
+        if method != "sendMessage":
+            return 0.0
+        try:
+            chat_id = int(params.get("chat_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 0.0
+        with self._lock:
+            return self._delays.get(chat_id, 0.0)
+
     # --- what the test checks -----------------------------------------------------------------
 
     def recorded(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
@@ -258,13 +284,18 @@ class FakeBot:
         where: Callable[[Call], bool] | None = None,
         after: int = 0,
         timeout: float = 30.0,
+        delivered: bool = False,
     ) -> Call:
-        """The first matching call (skipping the first ``after`` of that method and chat)."""
+        """The first matching call (skipping the first ``after`` of that method and chat);
+        with ``delivered``, only calls Telegram would have accepted (as ``messages`` counts)."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 total = len(self.calls)
-            calls = self.recorded(method, chat_id)[after:]
+            calls = self.recorded(method, chat_id)
+            if delivered:
+                calls = [c for c in calls if c.delivered]
+            calls = calls[after:]
             found = [c for c in calls if where is None or where(c)]
             if found:
                 return found[0]
@@ -276,9 +307,14 @@ class FakeBot:
                 if len(self.calls) == total:
                     self._changed.wait(remaining)
 
+    def refused(self) -> list[Call]:
+        """Calls the fake refused as Telegram would (not failures the test asked for)."""
+        with self._lock:
+            return [c for c in self.calls if not c.delivered and not c.injected]
+
     def messages(self, chat_id: int) -> list[Call]:
-        """sendMessage calls to a chat."""
-        return self.recorded("sendMessage", chat_id)
+        """Messages delivered to a chat (sendMessage calls the fake accepted)."""
+        return [c for c in self.recorded("sendMessage", chat_id) if c.delivered]
 
     # --- what the server does ---------------------------------------------------------------
 
@@ -332,12 +368,10 @@ class FakeBot:
                 (i for i, (chat, _) in enumerate(failures) if chat in (None, call.chat_id)), None
             )
             failure = failures.pop(index)[1] if index is not None else None
-        try:
-            if failure is not None:
-                return failure["error_code"], failure
-            return self._answer(method, params)
-        finally:
-            self._record(call)
+        status, body = (failure["error_code"], failure) if failure else self._answer(method, params)
+        call.status, call.injected = status, failure is not None
+        self._record(call)
+        return status, body
 
     def _record(self, call: Call) -> None:
         with self._changed:
@@ -350,6 +384,9 @@ class FakeBot:
         if method == "getMe":
             result = BOT_USER
         elif method == "sendMessage":
+            refused = _refused_message(params)
+            if refused is not None:
+                return 400, {"ok": False, "error_code": 400, "description": refused}
             chat_id = int(params["chat_id"])
             result = {
                 "message_id": next(self._message_ids),
@@ -387,6 +424,30 @@ class FakeBot:
         elif method not in KNOWN_METHODS:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         return 200, {"ok": True, "result": result}
+
+
+MAX_TEXT = 4096  # Telegram counts UTF-16 code units
+MAX_CALLBACK_DATA = 64  # bytes
+
+
+def _refused_message(params: dict[str, Any]) -> str | None:
+    """What Telegram says of a sendMessage it refuses (None when it is fine)."""
+    text = str(params.get("text", ""))
+    if not text.strip():
+        return "Bad Request: message text is empty"
+    if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:
+        return "Bad Request: message is too long"
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        with contextlib.suppress(ValueError):
+            markup = json.loads(markup)
+    rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
+    for row in rows:
+        for button in row:
+            data = str(button.get("callback_data", ""))
+            if len(data.encode("utf-8")) > MAX_CALLBACK_DATA:
+                return "Bad Request: BUTTON_DATA_INVALID"
+    return None
 
 
 KNOWN_METHODS = {
@@ -476,6 +537,9 @@ class FakeTelegram:
                 return web.json_response(CONFLICT, status=409)
             updates = await bot.get_updates(params)
             return web.json_response({"ok": True, "result": updates})
+        delay = bot.delay_for(method, params)
+        if delay:
+            await asyncio.sleep(delay)
         status, body = bot.handle(method, params)
         return web.json_response(body, status=status)
 

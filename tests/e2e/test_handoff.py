@@ -119,6 +119,8 @@ def _start_rig(
         bot = fake.bot(token)
         bot.wait_for("getUpdates", timeout=WAIT)
         yield Rig(fake=fake, bot=bot, stack=stack, db_path=db_path)
+        refused = [(c.method, c.chat_id, c.text[:60]) for c in bot.refused()]
+        assert not refused, f"Telegram would have refused these calls: {refused}"
     finally:
         if stack is not None:
             stack.stop()
@@ -153,7 +155,9 @@ def seen(bot: FakeBot, chat: int) -> int:
 def next_message(
     bot: FakeBot, chat: int, after: int, where: Callable[[Call], bool] | None = None
 ) -> Call:
-    return bot.wait_for("sendMessage", chat_id=chat, after=after, where=where, timeout=WAIT)
+    return bot.wait_for(
+        "sendMessage", chat_id=chat, after=after, where=where, timeout=WAIT, delivered=True
+    )
 
 
 def with_button(data: str) -> Callable[[Call], bool]:
@@ -269,6 +273,26 @@ def test_live_chat_round_trip(rig: Rig) -> None:
     assert "screaming" not in dump and "sleep" not in dump
 
 
+def test_long_and_edited_replies_reach_the_dad_signed_and_whole(rig: Rig) -> None:
+    bot, dad = rig.bot, 3011
+    card, _ = open_live_chat(rig, dad, share=False)
+    paragraph = "Here is what can help tonight, one step at a time. " * 40
+    long_reply = f"{paragraph.strip()}\n\n{paragraph.strip()}"  # about 4,000 characters
+    before = seen(bot, dad)
+    operator_says(rig, long_reply, reply_to=card)
+    first = next_message(bot, dad, before)
+    second = next_message(bot, dad, before + 1)
+    assert first.text.startswith(f"{DISPLAY_NAME}: Here is what")
+    assert f"{first.text}\n\n{second.text}" == f"{DISPLAY_NAME}: {long_reply}"
+    # He edits a message: the team sees it marked as edited, not as a new question.
+    ops_before = seen(bot, OPS)
+    sent = bot.send_text(dad, "hes 6 weeks old")
+    bot.edit_text(dad, sent["message"]["message_id"], "hes 8 weeks old")
+    edited = next_message(bot, OPS, ops_before, lambda c: "8 weeks" in c.text)
+    assert "edited" in edited.text and ref_of(card) in edited.text
+    operator_says(rig, "/end", reply_to=card)
+
+
 def test_dad_ends_the_chat_with_the_button(rig: Rig) -> None:
     bot, dad = rig.bot, 3002
     card, waiting = open_live_chat(rig, dad, share=False)
@@ -352,6 +376,61 @@ def test_an_emergency_during_a_live_chat(rig: Rig) -> None:
     store = pseudonymise(pseudonymise(str(dad)))
     tiers = rig.rows("SELECT tier FROM sh_escalation_events WHERE conversation_id = ?", store)
     assert ("emergency",) in tiers
+    operator_says(rig, "/end", reply_to=card)
+
+
+def test_an_emergency_is_answered_at_once_while_the_operators_chat_is_busy(rig: Rig) -> None:
+    """Telegram lets a bot post about 20 times a minute in a group: a busy operators' chat
+    must never hold up a dad's 999."""
+    bot, dad = rig.bot, 3009
+    card, _ = open_live_chat(rig, dad)
+    ref = ref_of(card)
+    before, ops_before = seen(bot, dad), seen(bot, OPS)
+    operator_says(rig, "Hi, I'm here", reply_to=card)
+    next_message(bot, dad, before)
+    bot.slow_down(OPS, 4.0)
+    try:
+        before = seen(bot, dad)
+        bot.send_text(dad, "ok thanks for answering")
+        bot.send_text(dad, "wait hes gone blue and floppy")
+        lead = next_message(bot, dad, before)
+        assert lead.text == TEXTS.leads[Tier.EMERGENCY], lead.text
+        first = next_message(bot, OPS, ops_before, lambda c: "ok thanks" in c.text)
+        assert lead.at < first.at, "the 999 waited for the operators' chat"
+        alert = next_message(bot, OPS, ops_before, lambda c: "SAFETY ALERT" in c.text)
+    finally:
+        bot.slow_down(OPS, 0)
+    assert ref in alert.text and "gone blue" in alert.text
+    assert alert.reply_to == card.message_id
+    texts = [c.text for c in bot.messages(OPS)[ops_before:]]
+    joined = "\n".join(texts)
+    assert joined.index("ok thanks") < joined.index("gone blue"), texts
+    operator_says(rig, "/end", reply_to=card)
+
+
+def test_a_long_message_reaches_the_operators_whole_in_pieces(rig: Rig) -> None:
+    bot, dad = rig.bot, 3010
+    card, _ = open_live_chat(rig, dad, share=False)
+    ref = ref_of(card)
+    sentence = "i just dont know how to explain how tired i am and how the nights go. "
+    long_text = (sentence * 60)[:4090].strip()  # near Telegram's 4,096: no room for a prefix
+    before, ops_before = seen(bot, dad), seen(bot, OPS)
+    bot.send_text(dad, long_text)
+
+    def relayed() -> str:
+        pieces = [c for c in bot.messages(OPS)[ops_before:] if ref in c.text]
+        lines = [line for c in pieces for line in c.text.split("\n")]
+        return "".join(line.split("dad: ", 1)[1] for line in lines).replace(" ", "")
+
+    deadline = time.monotonic() + WAIT
+    while relayed() != long_text.replace(" ", "") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert relayed() == long_text.replace(" ", ""), "text was lost or changed"
+    pieces = [c for c in bot.messages(OPS)[ops_before:] if ref in c.text]
+    assert len(pieces) == 2 and all(len(c.text) <= 4096 for c in pieces)
+    assert all(c.reply_to == card.message_id for c in pieces)
+    failed = [c.text for c in bot.messages(dad)[before:] if TEXTS["handoff_relay_failed"] in c.text]
+    assert not failed, failed
     operator_says(rig, "/end", reply_to=card)
 
 

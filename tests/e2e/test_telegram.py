@@ -139,6 +139,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             db_path=db_path,
             dead_port=dead_port,
         )
+        refused = [(c.method, c.chat_id, c.text[:60]) for b in (bot, down_bot) for c in b.refused()]
+        assert not refused, f"Telegram would have refused these calls: {refused}"
     finally:
         if down is not None:
             stop_children([down], grace=5)

@@ -9,6 +9,7 @@ from bot.telegram.rendering import (
     keyboard,
     render,
     split_text,
+    utf16_len,
 )
 
 
@@ -35,6 +36,19 @@ def test_split_prefers_paragraphs() -> None:
 def test_a_word_longer_than_the_limit_is_cut() -> None:
     pieces = split_text("x" * 250, limit=100)
     assert [len(p) for p in pieces] == [100, 100, 50]
+
+
+def test_emoji_count_as_telegram_counts_them() -> None:
+    assert utf16_len("hi") == 2 and utf16_len("😢") == 2 and utf16_len("é") == 1
+    text = "so tired 😢😢 " * 400  # 5,200 characters, 6,000 UTF-16 code units
+    pieces = split_text(text)
+    assert all(utf16_len(p) <= MAX_TEXT for p in pieces)
+    assert " ".join(pieces) == text.strip()
+    assert [len(p) for p in split_text("😢" * 5, limit=4)] == [2, 2, 1]
+
+
+def test_a_tiny_limit_still_makes_progress() -> None:
+    assert split_text("😢😢", limit=1) == ["😢", "😢"]
 
 
 def test_short_consecutive_replies_are_joined() -> None:
