@@ -352,26 +352,49 @@ def bench_telegram(
     return wall, latencies, sum(err for _, err in results), len(requests) / wall
 
 
-def bench_live_chat(
-    stack: Stack, work: Path, chats: int, per_chat: int
-) -> tuple[list[float], list[float], int]:
-    """Relay latencies during live chats: dad -> operators' group, operator -> dad.
+@dataclass
+class LiveChatFigures:
+    """What the live-chat measurement saw (seconds)."""
+
+    to_ops: list[float] = field(default_factory=list)  # a dad's message -> the post carrying it
+    to_dad: list[float] = field(default_factory=list)  # an operator's reply -> the dad
+    leads: list[float] = field(default_factory=list)  # emergency in a backlog -> his 999
+    alerts: list[float] = field(default_factory=list)  # the same -> the alert for operators
+    posts: int = 0  # posts in the operators' chat carrying dads' messages
+    relayed: int = 0  # dads' messages they carried
+    failed: int = 0
+
+
+LIVE_CHAT_BURST = 2  # a dad's messages sent back to back in each exchange
+LIVE_CHAT_EMERGENCY = "hes gone blue and floppy and hes not breathing"
+
+
+def bench_live_chat(stack: Stack, work: Path, chats: int, per_chat: int) -> LiveChatFigures:
+    """Live chats through the front end and the fake Bot API, with Telegram's group limit.
 
     Sessions are opened straight in the database (the Rasa offer is not what is measured);
     every dad message still goes through the front end's session look-up and the safety
-    layer. Latency is from the update being queued to the relayed sendMessage.
+    layer. (1) ``chats`` dads at once, ``per_chat`` exchanges each: two messages back to back,
+    then the operator's reply. (2) With the operators' chat backed up by a last message from
+    every dad, a third of them type an emergency: how soon he gets 999, and the operators the
+    alert. Latency runs from the update being queued to the sendMessage arriving.
     """
     from cryptography.fernet import Fernet
 
+    from bot.safety.tiers import Tier
     from bot.store import support
     from bot.store.pseudonym import pseudonymise
-    from tests.e2e.fake_telegram import FakeTelegram
+    from bot.telegram.content import load_texts
+    from tests.e2e.fake_telegram import Call, FakeTelegram
 
+    lead_text = load_texts().leads[Tier.EMERGENCY]
     id_key, data_key = uuid.uuid4().hex, Fernet.generate_key().decode("ascii")
     url = f"sqlite:///{work / 'live-chat.db'}"
     os.environ["SMALL_HOURS_ID_KEY"], os.environ["SMALL_HOURS_DATA_KEY"] = id_key, data_key
     fake = FakeTelegram().start()
     front_end: Child | None = None
+    figures = LiveChatFigures()
+    lock = threading.Lock()
     try:
         bot = fake.bot(TELEGRAM_TOKEN)
         extra = {
@@ -396,47 +419,156 @@ def bench_live_chat(
             session = support.open_handoff(conversation, dad, timeout_seconds=3600, url=url)
             support.set_card_message(session["ref"], 1, url=url)  # replies need no real card
             refs[dad] = session["ref"]
-        barrier = threading.Barrier(chats)
 
-        def one(dad: int) -> tuple[list[float], list[float], int]:
-            to_ops, to_dad, failed = [], [], 0
-            barrier.wait()
-            for number, text in enumerate(script(per_chat, offset=dad % 7)):
-                started = time.monotonic()
-                bot.send_text(dad, text)
+        def posted(dad: int, text: str) -> Call:
+            return bot.wait_for(
+                "sendMessage",
+                chat_id=LIVE_CHAT_OPS,
+                where=lambda c: refs[dad] in c.text and text in c.text,
+                timeout=TELEGRAM_REPLY_TIMEOUT_S * 3,
+            )
+
+        def exchanges(dad: int) -> None:
+            lines = script(per_chat * LIVE_CHAT_BURST, offset=dad % 7)
+            for number in range(per_chat):
+                burst = [
+                    f"{text} ({dad}.{number}.{k})" for k, text in enumerate(lines[:LIVE_CHAT_BURST])
+                ]
+                lines = lines[LIVE_CHAT_BURST:]
+                sent = []
+                for text in burst:
+                    sent.append(time.monotonic())
+                    bot.send_text(dad, text)
                 try:
-                    relayed = bot.wait_for(
-                        "sendMessage",
-                        chat_id=LIVE_CHAT_OPS,
-                        where=lambda c, t=text: c.text.endswith(t) and refs[dad] in c.text,
-                        timeout=TELEGRAM_REPLY_TIMEOUT_S,
-                    )
+                    posts = [posted(dad, text) for text in burst]
                 except AssertionError:
-                    failed += 1
+                    with lock:
+                        figures.failed += len(burst)
                     continue
-                to_ops.append(relayed.at - started)
+                with lock:
+                    figures.to_ops.extend(p.at - t for p, t in zip(posts, sent, strict=True))
                 seen = len(bot.messages(dad))
                 started = time.monotonic()
-                bot.group_message(LIVE_CHAT_OPS, LIVE_CHAT_OPERATOR, f"ok {number}", relayed)
+                bot.group_message(LIVE_CHAT_OPS, LIVE_CHAT_OPERATOR, f"ok {number}", posts[-1])
                 try:
                     reply = bot.wait_for(
                         "sendMessage", chat_id=dad, after=seen, timeout=TELEGRAM_REPLY_TIMEOUT_S
                     )
                 except AssertionError:
-                    failed += 1
+                    with lock:
+                        figures.failed += 1
                     continue
-                to_dad.append(reply.at - started)
-            return to_ops, to_dad, failed
+                with lock:
+                    figures.to_dad.append(reply.at - started)
+
+        barrier = threading.Barrier(chats)
+
+        def phase_one(dad: int) -> None:
+            barrier.wait()
+            exchanges(dad)
 
         with ThreadPoolExecutor(max_workers=chats) as pool:
-            results = list(pool.map(one, list(refs)))
+            list(pool.map(phase_one, list(refs)))
+
+        # (2) Everyone adds a line (a backlog), then every third dad types an emergency.
+        marks = {dad: f"still here ({dad})" for dad in refs}
+        for dad, text in marks.items():
+            bot.send_text(dad, text)
+        for index, dad in enumerate(refs):
+            if index % 3:
+                continue
+            seen = len(bot.messages(dad))
+            started = time.monotonic()
+            bot.send_text(dad, LIVE_CHAT_EMERGENCY)
+            try:
+                lead = bot.wait_for(
+                    "sendMessage",
+                    chat_id=dad,
+                    after=seen,
+                    where=lambda c: c.text == lead_text,
+                    timeout=TELEGRAM_REPLY_TIMEOUT_S,
+                )
+                alert = bot.wait_for(
+                    "sendMessage",
+                    chat_id=LIVE_CHAT_OPS,
+                    where=lambda c, d=dad: "SAFETY ALERT" in c.text and refs[d] in c.text,
+                    timeout=TELEGRAM_REPLY_TIMEOUT_S,
+                )
+            except AssertionError:
+                figures.failed += 1
+                continue
+            figures.leads.append(lead.at - started)
+            figures.alerts.append(alert.at - started)
+        for dad, text in marks.items():  # let the backlog drain: nothing may be lost
+            try:
+                posted(dad, text)
+            except AssertionError:
+                figures.failed += 1
+        dad_posts = [c for c in bot.messages(LIVE_CHAT_OPS) if " dad: " in c.text]
+        figures.posts = len(dad_posts)
+        figures.relayed = sum(c.text.count(" dad: ") for c in dad_posts)
     finally:
         if front_end is not None:
             stop_children([front_end], grace=5)
         fake.stop()
-    to_ops = [lat for r in results for lat in r[0]]
-    to_dad = [lat for r in results for lat in r[1]]
-    return to_ops, to_dad, sum(r[2] for r in results)
+    return figures
+
+
+LIVE_CHAT_EXCHANGES = 5
+LEAD_TARGET_S = 2.0  # his 999 while the operators' chat is backed up
+ALERT_TARGET_S = 10.0  # the operators' alert then: a few of Telegram's 3-second group slots
+OPERATOR_REPLY_TARGET_S = 2.0
+
+
+def add_live_chat_rows(report: Report, live: LiveChatFigures, chats: int) -> None:
+    """The live-chat rows and the note that explains them."""
+    if live.to_ops and live.to_dad:
+        report.rows.append(
+            Row(
+                f"Live chat, {chats} chats at once x {LIVE_CHAT_EXCHANGES} exchanges of "
+                f"{LIVE_CHAT_BURST} messages: dad -> operators' chat",
+                f"p50 {_ms(percentile(live.to_ops, 50))}, p95 {_ms(percentile(live.to_ops, 95))}"
+                f"; {live.relayed} messages in {live.posts} posts",
+            )
+        )
+        p95 = percentile(live.to_dad, 95)
+        report.rows.append(
+            Row(
+                "Live chat: operator's reply -> dad",
+                f"p50 {_ms(percentile(live.to_dad, 50))}, p95 {_ms(p95)}",
+                f"p95 < {OPERATOR_REPLY_TARGET_S:.0f} s",
+                _status(p95 < OPERATOR_REPLY_TARGET_S),
+            )
+        )
+    if live.leads and live.alerts:
+        report.rows.append(
+            Row(
+                f"Live chat, operators' chat backed up: emergency -> his 999 ({len(live.leads)})",
+                f"max {_ms(max(live.leads))}",
+                f"< {LEAD_TARGET_S:.0f} s",
+                _status(max(live.leads) < LEAD_TARGET_S),
+            )
+        )
+        report.rows.append(
+            Row(
+                "Live chat, operators' chat backed up: emergency -> operators' alert",
+                f"max {_ms(max(live.alerts))}",
+                f"< {ALERT_TARGET_S:.0f} s",
+                _status(max(live.alerts) < ALERT_TARGET_S),
+            )
+        )
+    report.notes.append(
+        "Live chat: Telegram lets a bot post about 20 messages a minute in one group, so the "
+        "operators' chat, not Rasa or the front end, sets the pace once many dads type at "
+        "once (python-telegram-bot's AIORateLimiter: 20 at once, then one every 3 s). "
+        "bot/telegram/outbox.py queues those posts: a dad's handler never waits for them, "
+        "safety alerts go first and a dad's waiting messages are merged into one post "
+        f"(here {live.relayed} messages took {live.posts} posts). The dad -> operators figure "
+        "is that queue under a deliberately heavy load; at a typing pace of a message every "
+        "30 s or so per dad, about 10 chats fit under the limit."
+    )
+    if live.failed:
+        report.fail(f"{live.failed} live-chat messages were not relayed or answered.")
 
 
 def _ms(seconds: float) -> str:
@@ -568,24 +700,12 @@ def run(args: argparse.Namespace, work: Path) -> Report:
 
         print(f"bench: live chat relay, {args.live_chats} chats at once ...", flush=True)
         try:
-            to_ops, to_dad, errors = bench_live_chat(stack, work, args.live_chats, 5)
+            live = bench_live_chat(stack, work, args.live_chats, LIVE_CHAT_EXCHANGES)
         except (OSError, RuntimeError, AssertionError, threading.BrokenBarrierError) as exc:
             report.rows.append(Row("Live chat relay (fake Bot API)", "failed"))
             report.fail(f"Live chat measurement failed: {exc}.")
         else:
-            if to_ops and to_dad:
-                report.rows.append(
-                    Row(
-                        f"Live chat relay, {args.live_chats} chats at once x 5 exchanges",
-                        f"dad -> operators p50 {_ms(percentile(to_ops, 50))}, p95 "
-                        f"{_ms(percentile(to_ops, 95))}; operator -> dad p50 "
-                        f"{_ms(percentile(to_dad, 50))}, p95 {_ms(percentile(to_dad, 95))}",
-                        "p95 < 2 s",
-                        _status(max(percentile(to_ops, 95), percentile(to_dad, 95)) < 2.0),
-                    )
-                )
-            if errors:
-                report.fail(f"{errors} live-chat messages were not relayed.")
+            add_live_chat_rows(report, live, args.live_chats)
     except SystemExit as exc:  # the model check refuses a model without the safety layer
         report.fail(f"Servers not started: {exc}")
     except Exception as exc:  # the bench reports failures, it never fails the build
