@@ -71,7 +71,7 @@ STOP_INTENTS = {"cancel", "deny"}
 
 _STOP = re.compile(
     r"^\W*(?:cancel|stop|quit|abort|never ?mind|forget (?:it|that|about it)|scrap (?:it|that)|"
-    r"no|nah|nope|no thanks|no ta|changed my mind|not now|"
+    r"no|nah|nope|no thanks|no ta|changed my mind|not now|nvm|leave it|dw|"
     r"(?:do ?n'?t|do not) (?:call|ring|phone|bother|want|need))\b",
     re.IGNORECASE,
 )

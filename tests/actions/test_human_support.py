@@ -537,6 +537,9 @@ def test_misses_from_an_earlier_form_do_not_count(
         ("nah forget it", "deny"),
         ("stop", "nlu_fallback"),  # misread by NLU: the words still count
         ("never mind", "out_of_scope"),
+        ("nvm", "nlu_fallback"),
+        ("leave it actually", "nlu_fallback"),
+        ("dw about it", "greet"),
     ],
 )
 def test_cancel_or_no_at_the_number_ends_kindly(
