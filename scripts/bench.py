@@ -564,8 +564,9 @@ def add_live_chat_rows(report: Report, live: LiveChatFigures, chats: int) -> Non
         "bot/telegram/outbox.py queues those posts: a dad's handler never waits for them, "
         "safety alerts go first and a dad's waiting messages are merged into one post "
         f"(here {live.relayed} messages took {live.posts} posts). The dad -> operators figure "
-        "is that queue under a deliberately heavy load; at a typing pace of a message every "
-        "30 s or so per dad, about 10 chats fit under the limit."
+        "is that queue under a deliberately heavy load (each dad waits his turn behind the "
+        "others: about chats x 3 s). By arithmetic, not measured: at a message every 30 s per "
+        "dad, 10 chats fill the 20 posts a minute."
     )
     if live.failed:
         report.fail(f"{live.failed} live-chat messages were not relayed or answered.")
