@@ -72,6 +72,7 @@ TEXT_KEYS = (
     "op_no_tiers",
     "op_dad_message",
     "op_dad_edited",
+    "op_dad_non_text",
     "dad_operator_message",
     "dad_operator_edited",
     "op_safety_alert",
@@ -95,7 +96,7 @@ TEXT_KEYS = (
 # Values filled per message (Texts.render), left in place when the file is loaded.
 RUNTIME_KEYS = frozenset(
     {"service", "ref", "minutes", "name", "time", "tiers", "history", "text", "tier", "lead"}
-    | {"phone", "window", "consent", "count"}
+    | {"phone", "window", "consent", "count", "kind"}
 )
 
 

@@ -192,7 +192,8 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             logger.info("Referral recorded (service=%s)", code)
         except Exception:
             logger.exception("Could not record a referral (service=%s)", code)
-    await message.reply_text(fe.texts.welcome(service))
+    if not await in_live_chat(update, context):  # the team is with him: no welcome over it
+        await message.reply_text(fe.texts.welcome(service))
 
 
 def _record_referral(conversation_id: str, code: str, url: str | None) -> None:
@@ -209,12 +210,14 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/topics: Rasa's list of what the bot can help with."""
-    await converse(update, context, TOPICS_PAYLOAD, typed=False)
+    if not await in_live_chat(update, context):
+        await converse(update, context, TOPICS_PAYLOAD, typed=False)
 
 
 async def on_human(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/human: the people he can reach now (Rasa's offer: live chat, call back, lines)."""
-    await converse(update, context, HUMAN_PAYLOAD, typed=False)
+    if not await in_live_chat(update, context):
+        await converse(update, context, HUMAN_PAYLOAD, typed=False)
 
 
 async def on_end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -345,7 +348,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def in_live_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """During a live chat, non-text and old Rasa buttons get a note instead of the bot."""
+    """During a live chat, commands, old Rasa buttons and non-text get a note, not the bot.
+
+    Rasa is paused then, so it would not answer; a photo or voice note is not passed on, but
+    the team is told he sent one.
+    """
     from bot.telegram import handoff
 
     user, chat = update.effective_user, update.effective_chat
@@ -355,11 +362,34 @@ async def in_live_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     session = await handoff.open_session_for(fe, user.id)
     if session is None:
         return False
-    text = fe.texts["handoff_non_text"]
-    if update.callback_query is not None:
+    message = update.effective_message
+    if update.callback_query is not None or (message is not None and message.text):
         text = fe.texts.render("handoff_already", ref=session["ref"])
+    else:
+        text = fe.texts["handoff_non_text"]
+        handoff.note_non_text(fe, session, kind_of(message))
     await context.bot.send_message(chat.id, text, reply_markup=handoff.end_markup(fe))
     return True
+
+
+def kind_of(message: Any) -> str:
+    """What a non-text message is, in a few words for the operators."""
+    kinds = (
+        ("voice", "voice message"),
+        ("audio", "voice message"),
+        ("video_note", "video message"),
+        ("video", "video"),
+        ("photo", "photo"),
+        ("sticker", "sticker"),
+        ("animation", "GIF"),
+        ("document", "file"),
+        ("location", "location"),
+        ("contact", "contact"),
+    )
+    for attribute, words in kinds:
+        if message is not None and getattr(message, attribute, None):
+            return words
+    return "message that is not text"
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

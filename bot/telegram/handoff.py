@@ -339,14 +339,10 @@ def note_to_operators(fe: FrontEnd, session: dict[str, Any], text: str) -> None:
     )
 
 
-async def on_dad_non_text(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, session: dict[str, Any]
-) -> None:
-    """A sticker or photo during a live chat: only text is passed on."""
-    if update.effective_chat is not None:
-        await context.bot.send_message(
-            update.effective_chat.id, front_end(context).texts["handoff_non_text"]
-        )
+def note_non_text(fe: FrontEnd, session: dict[str, Any], kind: str) -> None:
+    """He sent a photo, sticker or voice note: the team should know he tried to say something."""
+    text = fe.texts.render("op_dad_non_text", ref=session["ref"], kind=kind)
+    operators_outbox(fe).post(text, ref=session["ref"], reply_to=session.get("card_message_id"))
 
 
 # --- ending --------------------------------------------------------------------------------

@@ -293,6 +293,26 @@ def test_long_and_edited_replies_reach_the_dad_signed_and_whole(rig: Rig) -> Non
     operator_says(rig, "/end", reply_to=card)
 
 
+def test_commands_and_voice_notes_during_a_live_chat(rig: Rig) -> None:
+    """Rasa is paused, so the front end answers: never the trouble card, never silence."""
+    bot, dad = rig.bot, 3012
+    card, _ = open_live_chat(rig, dad)
+    ref = ref_of(card)
+    for command in ("/topics", "/human", "/start"):
+        before = seen(bot, dad)
+        bot.send_command(dad, command)
+        reply = next_message(bot, dad, before)
+        assert ref in reply.text and "trouble" not in reply.text, (command, reply.text)
+        assert any(d == "sh:live:end" for _, d in reply.buttons)
+    before, ops_before = seen(bot, dad), seen(bot, OPS)
+    bot.send_voice(dad)
+    told = next_message(bot, dad, before)
+    assert told.text == TEXTS["handoff_non_text"] and LINES["emergency"].number in told.text
+    note = next_message(bot, OPS, ops_before, lambda c: ref in c.text)
+    assert "voice message" in note.text and note.reply_to == card.message_id
+    operator_says(rig, "/end", reply_to=card)
+
+
 def test_dad_ends_the_chat_with_the_button(rig: Rig) -> None:
     bot, dad = rig.bot, 3002
     card, waiting = open_live_chat(rig, dad, share=False)
