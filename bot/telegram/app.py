@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
-from telegram.error import NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -88,7 +88,9 @@ class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter that also retries a request after a network error, with backoff.
 
     Telegram's API is reached over the internet; a dropped connection or a timeout should not
-    lose a dad's reply. Flood control (RetryAfter) is left to AIORateLimiter itself.
+    lose a dad's reply. Flood control (RetryAfter) is left to AIORateLimiter itself, and
+    BadRequest (a NetworkError in python-telegram-bot) is not retried: Telegram refused the
+    request itself, and would refuse it again.
     """
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
@@ -97,8 +99,8 @@ class RetryingRateLimiter(AIORateLimiter):
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
                 )
-            except RetryAfter:
-                raise
+            except (RetryAfter, BadRequest):
+                raise  # flood control is AIORateLimiter's; a refused request fails the same again
             except NetworkError as exc:
                 if delay is None:
                     raise

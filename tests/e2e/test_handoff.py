@@ -313,6 +313,33 @@ def test_commands_and_voice_notes_during_a_live_chat(rig: Rig) -> None:
     operator_says(rig, "/end", reply_to=card)
 
 
+def test_a_card_telegram_refuses_gives_him_the_lines_and_the_bot_back(rig: Rig) -> None:
+    bot, dad = rig.bot, 3013
+    before = seen(bot, dad)
+    bot.send_text(dad, "can i talk to a real person")
+    offer = next_message(bot, dad, before, with_button("/live_chat"))
+    before = seen(bot, dad)
+    press(bot, dad, offer, "/live_chat")
+    question = next_message(bot, dad, before, with_button("sh:live:share"))
+    bot.fail_next("sendMessage", error_code=400, chat_id=OPS)  # e.g. the bot left the group
+    before = seen(bot, dad)
+    press(bot, dad, question, "sh:live:noshare")
+    failed = next_message(bot, dad, before, lambda c: TEXTS["handoff_failed"] in c.text)
+    assert SAMARITANS in failed.text
+    refs = rig.rows(
+        "SELECT ref, status, ended_by FROM sh_handoffs WHERE conversation_id = ?",
+        pseudonymise(pseudonymise(str(dad))),
+    )
+    assert [(status, by) for _, status, by in refs] == [("ended", "system")]
+    deadline = time.monotonic() + WAIT
+    while not any(e.get("event") == "resume" for e in rig.events(dad)):
+        assert time.monotonic() < deadline, "Rasa was not resumed"
+        time.sleep(0.2)
+    before = seen(bot, dad)
+    bot.send_text(dad, "how do i wind him after a feed")
+    assert "Source:" in next_message(bot, dad, before).text
+
+
 def test_dad_ends_the_chat_with_the_button(rig: Rig) -> None:
     bot, dad = rig.bot, 3002
     card, waiting = open_live_chat(rig, dad, share=False)
