@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -262,13 +262,20 @@ def operators_outbox(application: Application, chat_id: int | None) -> OperatorO
         return None
 
     async def send(text: str, reply_to: int | None, markup: InlineKeyboardMarkup | None) -> Message:
-        return await application.bot.send_message(
-            chat_id,
-            text,
-            reply_to_message_id=reply_to,
-            allow_sending_without_reply=True,
-            reply_markup=markup,
-        )
+        try:
+            return await application.bot.send_message(
+                chat_id,
+                text,
+                reply_to_message_id=reply_to,
+                allow_sending_without_reply=True,
+                reply_markup=markup,
+            )
+        except ChatMigrated as exc:  # Telegram gives a group a new id when it is upgraded
+            logger.error(
+                "The operators' group is now a supergroup: set OPERATOR_CHAT_ID=%s and restart",
+                exc.new_chat_id,
+            )
+            raise
 
     return OperatorOutbox(send)
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import pytest
 from telegram import Chat, Message, Update, User
-from telegram.error import RetryAfter
+from telegram.error import ChatMigrated, RetryAfter
 from telegram.ext import AIORateLimiter, CallbackQueryHandler, CommandHandler
 
-from bot.telegram.app import MAX_RETRIES, PerChatUpdateProcessor, build_application, rate_limiter
+from bot.telegram.app import (
+    MAX_RETRIES,
+    PerChatUpdateProcessor,
+    build_application,
+    operators_outbox,
+    rate_limiter,
+)
 from bot.telegram.config import load_config
 
 
@@ -139,3 +146,17 @@ def test_webhook_mode_without_tornado_says_how_to_fix(monkeypatch) -> None:
     )
     with pytest.raises(ConfigError, match="tornado"):
         app.run(config)
+
+
+def test_a_migrated_operators_group_names_the_new_id_to_set(caplog) -> None:
+    """Telegram gives a group a new id when it becomes a supergroup: say which one to set."""
+
+    async def send_message(*args, **kwargs):
+        raise ChatMigrated(-1009876543210)
+
+    outbox = operators_outbox(SimpleNamespace(bot=SimpleNamespace(send_message=send_message)), -42)
+    assert outbox is not None
+    with pytest.raises(ChatMigrated):
+        asyncio.run(outbox.send("card", None, None))
+    assert "OPERATOR_CHAT_ID=-1009876543210" in caplog.text
+    assert operators_outbox(SimpleNamespace(bot=None), None) is None
