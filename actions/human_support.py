@@ -513,3 +513,28 @@ class ActionSubmitCallback(Action):
                 )
         utter_lines(dispatcher, options)
         return reset
+
+
+class ActionCancelCallback(Action):
+    """ "Cancel my call back" outside the form: cancel what he booked (number wiped at once)."""
+
+    def name(self) -> str:
+        return "action_cancel_callback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        try:
+            refs = await asyncio.to_thread(
+                support.cancel_open_callbacks, _conversation_id(tracker), now=clock()
+            )
+        except Exception as error:  # never a crash: say so, he can try again or tell the team
+            logger.warning("Could not cancel a call back (%s)", type(error).__name__)
+            dispatcher.utter_message(response="utter_callback_cancel_failed")
+            return []
+        if refs:
+            booked = ", ".join(refs)
+            dispatcher.utter_message(response="utter_callback_booked_cancelled", ref=booked)
+        else:
+            dispatcher.utter_message(response="utter_callback_nothing_to_cancel")
+        return []

@@ -438,6 +438,31 @@ def cancel_callback_draft(conversation_id: str, url: str | None = None) -> int:
         return int(result.rowcount or 0)
 
 
+def cancel_open_callbacks(
+    conversation_id: str, now: datetime | None = None, url: str | None = None
+) -> list[str]:
+    """He no longer wants the call he booked: open -> cancelled, number wiped; the refs."""
+    at = _now(now)
+    with session_scope(url) as session:
+        rows = session.scalars(
+            select(CallbackRequest).where(
+                CallbackRequest.conversation_id == conversation_id,
+                CallbackRequest.status == "open",
+            )
+        ).all()
+        refs = []
+        for row in rows:
+            result = session.execute(
+                update(CallbackRequest)
+                .where(CallbackRequest.id == row.id, CallbackRequest.status == "open")
+                .values(status="cancelled", phone_enc=None, done_at=at, done_by="dad")
+                .execution_options(**_NO_SYNC)
+            )
+            if result.rowcount:
+                refs.append(row.ref)
+        return refs
+
+
 def open_callbacks(url: str | None = None) -> list[dict[str, Any]]:
     """Requests waiting for a call, oldest first, with the number decrypted for the operator."""
     with session_scope(url) as session:

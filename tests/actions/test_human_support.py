@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 import actions.human_support as hs
 from actions.human_support import (
+    ActionCancelCallback,
     ActionOfferHumanSupport,
     ActionStartLiveChat,
     ActionSubmitCallback,
@@ -250,6 +251,7 @@ def test_action_names() -> None:
     assert ActionOfferHumanSupport().name() == "action_offer_human_support"
     assert ActionStartLiveChat().name() == "action_start_live_chat"
     assert ActionSubmitCallback().name() == "action_submit_callback"
+    assert ActionCancelCallback().name() == "action_cancel_callback"
     assert ValidateCallbackForm().name() == "validate_callback_form"
 
 
@@ -809,3 +811,40 @@ def test_a_whole_call_back_from_number_to_booking(
     submit(booked, window=slot_events(window)["callback_window"])
     assert booked.messages[0]["window"] == "in the afternoon"
     assert rows(store)[0].status == "open"
+
+
+# --- cancelling a booked call back -------------------------------------------------------------
+
+
+def test_cancel_outside_the_form_cancels_his_booked_call_and_wipes_the_number(
+    on_duty: None, store: str, dispatcher: CollectingDispatcher
+) -> None:
+    save_draft(store)
+    booked = support.submit_callback(pseudonymise(SENDER_ID), "any", url=store)
+    support.save_callback_draft("someone-else", "07700900222", url=store)
+    support.submit_callback("someone-else", "any", url=store)
+    tracker = message_tracker(intent="cancel", text="cancel my call back")
+    assert run(ActionCancelCallback(), dispatcher, tracker) == []
+    assert responses(dispatcher) == ["utter_callback_booked_cancelled"]
+    assert dispatcher.messages[0]["ref"] == booked["ref"]
+    mine = [r for r in rows(store) if r.ref == booked["ref"]]
+    assert [(r.status, r.phone_enc) for r in mine] == [("cancelled", None)]
+    assert [c["phone"] for c in support.open_callbacks(url=store)] == ["07700900222"]
+
+
+def test_cancel_with_nothing_booked_says_so(
+    on_duty: None, store: str, dispatcher: CollectingDispatcher
+) -> None:
+    run(ActionCancelCallback(), dispatcher, message_tracker(intent="cancel", text="forget it"))
+    assert responses(dispatcher) == ["utter_callback_nothing_to_cancel"]
+
+
+def test_cancel_with_the_database_down_apologises(
+    on_duty: None, dispatcher: CollectingDispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*args: Any, **kwargs: Any) -> list[str]:
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(support, "cancel_open_callbacks", down)
+    run(ActionCancelCallback(), dispatcher, message_tracker(intent="cancel", text="cancel"))
+    assert responses(dispatcher) == ["utter_callback_cancel_failed"]

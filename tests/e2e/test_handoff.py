@@ -559,6 +559,26 @@ def test_call_back_can_be_cancelled(rig: Rig) -> None:
     assert not rig.rows("SELECT 1 FROM sh_callbacks WHERE conversation_id = ?", store)
 
 
+def test_a_booked_call_back_can_be_cancelled_later(rig: Rig) -> None:
+    bot, dad = rig.bot, 3014
+    before = seen(bot, dad)
+    bot.send_text(dad, "can someone ring me back on 07700 900 321")
+    window = next_message(bot, dad, before, with_button("afternoon"))
+    before = seen(bot, dad)
+    press(bot, dad, window, "any time")
+    consent = next_message(bot, dad, before, with_button("/affirm"))
+    before = seen(bot, dad)
+    press(bot, dad, consent, "/affirm")
+    confirmed = next_message(bot, dad, before, lambda c: "CB-" in c.text)
+    cb_ref = next(w.strip(".,:;()") for w in confirmed.text.split() if w.startswith("CB-"))
+    before = seen(bot, dad)
+    bot.send_text(dad, "actually baby has settled, cancel the call back")
+    cancelled = next_message(bot, dad, before, lambda c: cb_ref in c.text)
+    assert "cancelled" in cancelled.text
+    row = rig.rows("SELECT status, phone_enc FROM sh_callbacks WHERE ref = ?", cb_ref)
+    assert row == [("cancelled", None)]
+
+
 # --- out of hours ------------------------------------------------------------------------------
 
 

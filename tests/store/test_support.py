@@ -377,6 +377,22 @@ def test_cancel_draft(url: str) -> None:
     assert len(support.open_callbacks(url=url)) == 1
 
 
+def test_he_can_cancel_the_call_he_booked(url: str) -> None:
+    mine = support.save_callback_draft("c1", PHONE, now=T0, url=url)
+    support.submit_callback("c1", "morning", now=T0, url=url)
+    support.save_callback_draft("c2", "07700900222", url=url)
+    support.submit_callback("c2", "any", url=url)
+    support.save_callback_draft("c1", "07700900333", url=url)  # a new draft is not booked
+    assert support.cancel_open_callbacks("c1", now=T0 + timedelta(hours=1), url=url) == [
+        mine["ref"]
+    ]
+    row = raw_callback(url, mine["ref"])
+    assert (row.status, row.phone_enc, row.done_by) == ("cancelled", None, "dad")
+    assert [c["phone"] for c in support.open_callbacks(url=url)] == ["07700900222"]
+    assert support.cancel_open_callbacks("c1", url=url) == []
+    assert support.complete_callback(mine["ref"], "op", url=url) is None
+
+
 def test_open_callbacks_oldest_first(url: str) -> None:
     support.save_callback_draft("c2", "07700900222", now=T0 + timedelta(minutes=5), url=url)
     support.save_callback_draft("c1", "07700900111", now=T0, url=url)
