@@ -59,6 +59,7 @@ TEXT_KEYS = (
     "handoff_ended_by_operator",
     "handoff_no_chat",
     "handoff_non_text",
+    "handoff_safety_unchecked",
     "lines_intro",
     "line_health",
     "line_samaritans",

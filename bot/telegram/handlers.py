@@ -108,20 +108,25 @@ async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> AsyncItera
 
 async def red_flag_tier(fe: FrontEnd, text: str) -> Tier | None:
     """The safety layer's tier for ``text``, or None (also when it takes too long)."""
+    tier, _checked = await safety_check(fe, text, CLASSIFY_TIMEOUT)
+    return tier
+
+
+async def safety_check(fe: FrontEnd, text: str, timeout: float) -> tuple[Tier | None, bool]:
+    """(tier or None, whether the safety layer answered within ``timeout`` seconds)."""
     from bot.safety.classifier import classify
 
     loop = asyncio.get_running_loop()
     try:
-        result = await asyncio.wait_for(
-            loop.run_in_executor(fe.classifier, classify, text), CLASSIFY_TIMEOUT
-        )
+        running = loop.run_in_executor(fe.classifier, classify, text)
+        result = await asyncio.wait_for(running, timeout)
     except asyncio.TimeoutError:
-        logger.warning("Safety layer still loading; trouble card sent without a tier line")
-        return None
-    except Exception:  # the card must go out whatever happens here
-        logger.exception("Safety layer failed; trouble card sent without a tier line")
-        return None
-    return result.tier
+        logger.warning("Safety layer still loading after %.0f s", timeout)
+        return None, False
+    except Exception:  # the caller's reply must go out whatever happens here
+        logger.exception("Safety layer failed")
+        return None, False
+    return result.tier, True
 
 
 async def send_trouble_card(

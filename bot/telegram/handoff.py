@@ -29,8 +29,8 @@ from bot.safety.tiers import Tier
 from bot.telegram.handlers import (
     FrontEnd,
     front_end,
-    red_flag_tier,
     remove_keyboard,
+    safety_check,
     sender_id,
     store_id,
 )
@@ -48,6 +48,9 @@ CALLBACK_PAYLOAD = "/request_callback"
 HISTORY_MESSAGES = 5  # how many of his last messages the card shows, with his agreement
 HISTORY_CHARS = 300  # each one cut to this length
 RELAY_PIECE = 3000  # a dad's long message is passed on in pieces this long (room for an alert)
+# How long his message waits for the safety layer (loading after a restart, say). Longer than
+# for the trouble card: nothing else answers him in a live chat, so the check must happen.
+LIVE_CHAT_CLASSIFY_TIMEOUT = 15.0
 SWEEP_EVERY = 5.0  # seconds between checks for chats nobody picked up
 PURGE_EVERY = 3600.0  # seconds between retention clean-ups
 TIER_WORDS = {
@@ -294,7 +297,9 @@ async def relay_from_dad(
     """
     fe = front_end(context)
     ref = session["ref"]
-    tier = await red_flag_tier(fe, text)
+    tier, checked = await safety_check(fe, text, LIVE_CHAT_CLASSIFY_TIMEOUT)
+    if not checked:  # the safety layer is broken or still loading: the 999 line, to be safe
+        await context.bot.send_message(chat_id, fe.texts["handoff_safety_unchecked"])
     header = None
     if tier is not None:
         lead = fe.texts.leads[tier]
