@@ -175,8 +175,8 @@ def press(bot: FakeBot, user: int, message: Call, data: str) -> None:
     bot.press_button(user, message, data)
 
 
-def open_live_chat(rig: Rig, user: int, share: bool = True) -> tuple[Call, Call]:
-    """Ask for a person, take live chat, answer the sharing question: (card, waiting message)."""
+def sharing_question(rig: Rig, user: int) -> Call:
+    """Ask for a person and take live chat: the question whether to share his messages."""
     bot = rig.bot
     before = seen(bot, user)
     bot.send_text(user, "is there a real person i can talk to")
@@ -184,7 +184,13 @@ def open_live_chat(rig: Rig, user: int, share: bool = True) -> tuple[Call, Call]
     assert any(d == "/request_callback" for _, d in offer.buttons), offer.buttons
     before = seen(bot, user)
     press(bot, user, offer, "/live_chat")
-    question = next_message(bot, user, before, with_button("sh:live:share"))
+    return next_message(bot, user, before, with_button("sh:live:share"))
+
+
+def open_live_chat(rig: Rig, user: int, share: bool = True) -> tuple[Call, Call]:
+    """Ask for a person, take live chat, answer the sharing question: (card, waiting message)."""
+    bot = rig.bot
+    question = sharing_question(rig, user)
     ops_before = seen(bot, OPS)
     before = seen(bot, user)
     press(bot, user, question, "sh:live:share" if share else "sh:live:noshare")
@@ -315,12 +321,7 @@ def test_commands_and_voice_notes_during_a_live_chat(rig: Rig) -> None:
 
 def test_a_card_telegram_refuses_gives_him_the_lines_and_the_bot_back(rig: Rig) -> None:
     bot, dad = rig.bot, 3013
-    before = seen(bot, dad)
-    bot.send_text(dad, "can i talk to a real person")
-    offer = next_message(bot, dad, before, with_button("/live_chat"))
-    before = seen(bot, dad)
-    press(bot, dad, offer, "/live_chat")
-    question = next_message(bot, dad, before, with_button("sh:live:share"))
+    question = sharing_question(rig, dad)
     bot.fail_next("sendMessage", error_code=400, chat_id=OPS)  # e.g. the bot left the group
     before = seen(bot, dad)
     press(bot, dad, question, "sh:live:noshare")
