@@ -201,13 +201,14 @@ async def callbacks_list(
     parts = [done_note] if done_note else []
     if not requests:
         return "\n\n".join([*parts, fe.texts["op_callbacks_empty"]]), None
-    shown: list[dict[str, Any]] = []
+    entries: list[str] = []  # each request's text, while the message stays within Telegram's limit
     for request in requests[:MAX_CALLBACKS_SHOWN]:
-        candidate = "\n\n".join([*parts, *(callback_text(fe, r) for r in [*shown, request])])
-        if shown and utf16_len(candidate) > MAX_TEXT - 100:
+        entry = callback_text(fe, request)
+        if entries and utf16_len("\n\n".join([*parts, *entries, entry])) > MAX_TEXT - 100:
             break
-        shown.append(request)
-    parts.extend(callback_text(fe, request) for request in shown)
+        entries.append(entry)
+    shown = requests[: len(entries)]
+    parts.extend(entries)
     if len(requests) > len(shown):
         parts.append(fe.texts.render("op_callbacks_more", count=str(len(requests) - len(shown))))
     buttons = [
