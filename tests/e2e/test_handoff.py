@@ -408,13 +408,18 @@ def test_only_operators_in_the_operators_chat_act(rig: Rig) -> None:
     assert handoff_row(rig, ref)["ended_by"] == "operator"
 
 
+def answered_live_chat(rig: Rig, dad: int) -> tuple[Call, str, int]:
+    """A live chat an operator has answered: (card, reference, operators' messages before)."""
+    card, _ = open_live_chat(rig, dad)
+    before, ops_before = seen(rig.bot, dad), seen(rig.bot, OPS)
+    operator_says(rig, "Hello, I'm with you", reply_to=card)
+    next_message(rig.bot, dad, before)
+    return card, ref_of(card), ops_before
+
+
 def test_an_emergency_during_a_live_chat(rig: Rig) -> None:
     bot, dad = rig.bot, 3005
-    card, _ = open_live_chat(rig, dad)
-    ref = ref_of(card)
-    before, ops_before = seen(bot, dad), seen(bot, OPS)
-    operator_says(rig, "Hello, I'm with you", reply_to=card)
-    next_message(bot, dad, before)
+    card, ref, ops_before = answered_live_chat(rig, dad)
     before = seen(bot, dad)
     bot.send_text(dad, "hes gone floppy and hes not breathing")
     first = next_message(bot, dad, before)
@@ -431,11 +436,7 @@ def test_an_emergency_is_answered_at_once_while_the_operators_chat_is_busy(rig: 
     """Telegram lets a bot post about 20 times a minute in a group: a busy operators' chat
     must never hold up a dad's 999."""
     bot, dad = rig.bot, 3009
-    card, _ = open_live_chat(rig, dad)
-    ref = ref_of(card)
-    before, ops_before = seen(bot, dad), seen(bot, OPS)
-    operator_says(rig, "Hi, I'm here", reply_to=card)
-    next_message(bot, dad, before)
+    card, ref, ops_before = answered_live_chat(rig, dad)
     bot.slow_down(OPS, 4.0)
     try:
         before = seen(bot, dad)
