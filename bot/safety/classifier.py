@@ -13,18 +13,35 @@ in a small language that compiles to spaCy ``Matcher`` patterns:
     _          any one token; ``_?`` an optional token; ``_{0,3}`` up to three tokens
     x?         the element is optional
 
-A rule fires when one of its ``patterns`` matches, none of its ``unless`` patterns matches, none of
-the named ``guards`` it lists matches, and (if given) one of its ``requires`` words is present.
+A message is read sentence by sentence (split at . ! ? ; and line breaks). A rule fires when one of
+its ``patterns`` matches, none of its ``unless`` patterns matches in the same sentence (nor an
+``unless_anywhere`` pattern anywhere in the message), none of the
+named ``guards`` it lists matches in the same sentence within GUARD_WINDOW words of the match,
+and (if given) one of its ``requires`` words is somewhere in the message. So "how much should he
+have at 10 weeks? i'm going to lose it and shake him" is still at the edge: the question guards
+its own sentence, not the whole message. The most serious tier found in any sentence wins.
 A ``negatable`` rule ignores a match with a negation just before or inside it ("not blue",
-"no fever", "i'd never shake him").
-Temperatures are judged by number and age in code, with the thresholds kept in the YAML.
+"no fever", "i'd never shake him"). ``tier_guards`` adds guards to every rule of a tier.
+A rule may say ``who`` is in danger (emergencies: baby, partner, self, accident) and what
+``kind`` of reply fits (``check``: the dad was rough and the baby seems fine).
+Temperatures are judged by number and age in code (ages by ``bot.parsing.age``, shared with the
+age form), with the thresholds kept in the YAML. In a message that ``bot.nlu.language`` reads as
+another language, emergency phrases from ``languages.yml`` are matched on the raw text (and 999
+or 112 counts), so "nie oddycha" gets 999 too.
+
+Speed: each compiled pattern is filed under its rarest required word, and a message only runs
+the patterns whose word it contains; ``unless`` patterns run only for rules that matched.
+A 5,000-character message takes a few tens of milliseconds instead of most of a second.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
+import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,11 +51,23 @@ import spacy
 import yaml
 from spacy.matcher import Matcher
 
+from bot.nlu.language import detect_language
+from bot.parsing.age import ages_in_weeks
 from bot.safety.backstop import Backstop, default_examples
+from bot.safety.context import FollowUps
 from bot.safety.normalise import Normaliser
-from bot.safety.tiers import Tier
+from bot.safety.tiers import EMERGENCY_WHO, Tier
 
 PATTERNS_PATH = Path(__file__).with_name("patterns.yml")
+LANGUAGES_PATH = Path(__file__).with_name("languages.yml")
+# A guard ("what if", "how do i") silences a rule only this close to its match, in its sentence.
+GUARD_WINDOW = 12
+SENTENCE_END = frozenset({".", "!", "?", ";"})
+# No compiled pattern is longer than this many tokens (the longest gaps are 16): a match that
+# holds a word lies within this distance of it.
+MAX_PATTERN_TOKENS = 48
+WEEKS_PER_MONTH = 4.35
+_EMERGENCY_NUMBER = re.compile(r"(?<!\d)(999|112)(?!\d)")
 _GAP = re.compile(r"^_\{(\d+),(\d+)\}$")
 _RAW = "#expects-negation"
 
@@ -68,6 +97,8 @@ class SafetyResult:
     tier: Tier | None
     tiers: tuple[Tier, ...] = ()
     rules: tuple[str, ...] = field(default_factory=tuple)
+    who: str | None = None  # emergencies: who is in danger (EMERGENCY_WHO)
+    kind: str | None = None  # a variant of the tier's reply ("check")
 
     @property
     def is_red_flag(self) -> bool:
@@ -81,6 +112,27 @@ class _Rule:
     requires: frozenset[str]
     guards: tuple[str, ...]
     negatable: bool = False
+    who: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class _ForeignPhrase:
+    rule: str
+    text: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _phrase_pattern(self.text)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_pattern(text: str) -> re.Pattern[str]:
+    """A phrase in Latin script must start a word (Lithuanian and Polish negate by a prefix:
+    "neužspringsta", "does not choke"); in Arabic script it may follow a prefix letter ("و")."""
+    if text[:1].isascii() or unicodedata.name(text[0], "").startswith("LATIN"):
+        return re.compile(r"(?<!\w)" + re.escape(text))
+    return re.compile(re.escape(text))
 
 
 def _lookup_table(name: str) -> dict[str, Any]:
@@ -97,32 +149,48 @@ MAX_CHARS = 10_000
 # Words at least this common (log probability, from spacy-lookups-data) count as real English
 # and are never "corrected" into a keyword: "responsible" must not become "responsive".
 COMMON_WORD_LOGPROB = -15.0
+# Words this common (or with an English lemma) count as English when telling a message's
+# language: web-text frequency lists also hold common Spanish or Polish words below it.
+ENGLISH_WORD_LOGPROB = -12.0
 
 
 class SafetyClassifier:
     """Compiles patterns.yml once; ``classify(text)`` is then cheap (about a millisecond)."""
 
-    def __init__(self, patterns_path: Path | str = PATTERNS_PATH, backstop: bool = True) -> None:
+    def __init__(
+        self,
+        patterns_path: Path | str = PATTERNS_PATH,
+        backstop: bool = True,
+        languages_path: Path | str | None = LANGUAGES_PATH,
+    ) -> None:
         with open(patterns_path, encoding="utf-8") as fh:
             self.spec: dict[str, Any] = yaml.safe_load(fh)
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         self.nlp.initialize()
         self._lemmas: dict[str, str] = _lookup_table("lemma_lookup")
+        self._probs: dict[str, float] = _lookup_table("lexeme_prob")
         self.sets: dict[str, list[str]] = {
             k.upper(): [str(w) for w in v] for k, v in self.spec.get("sets", {}).items()
         }
         self._keywords: set[str] = set()
         self.rules: dict[str, _Rule] = {}
-        self.matcher = Matcher(self.nlp.vocab)
-        self.unless = Matcher(self.nlp.vocab)
+        # pattern groups by their rarest required word: (attr, words) -> Matcher
+        self._groups: list[tuple[str, frozenset[str], Matcher]] = []
+        self._unless: dict[str, Matcher] = {}  # blocks a match in its own sentence
+        self._unless_anywhere: dict[str, Matcher] = {}  # blocks the rule for the whole message
         self.guards = Matcher(self.nlp.vocab)
         self._compile()
         known = set(self._lemmas) | set(self._lemmas.values())
-        known |= {w for w, p in _lookup_table("lexeme_prob").items() if p > COMMON_WORD_LOGPROB}
+        known |= {w for w, p in self._probs.items() if p > COMMON_WORD_LOGPROB}
         known |= {str(w) for w in self.spec.get("known_words", [])}
         self.normalise = Normaliser(self.spec.get("replacements", {}), self._keywords, known)
+        self.english = set(self._lemmas) | set(self._lemmas.values())
+        self.english |= {w for w, p in self._probs.items() if p > ENGLISH_WORD_LOGPROB}
+        self.english |= {str(w) for w in self.spec.get("known_words", [])}
         self.temperature = self.spec.get("temperature", {})
+        self._foreign = _load_foreign_phrases(languages_path)
+        self.followups = FollowUps(self.spec.get("context") or {}, self)
         cfg = self.spec.get("backstop") or {}
         self._backstop_enabled = backstop and bool(cfg.get("enabled", False))
         self._backstop_cfg = cfg
@@ -200,7 +268,7 @@ class SafetyClassifier:
             gap = _GAP.match(element)
             if gap:
                 lo, hi = int(gap.group(1)), int(gap.group(2))
-                if hi < lo or hi > 8:
+                if hi < lo or hi > 16:
                     raise PatternError(f"{where}: bad gap {element}")
                 extra = [{} for _ in range(lo)] + [{"OP": "?"} for _ in range(hi - lo)]
                 variants = [v + extra for v in variants]
@@ -229,9 +297,14 @@ class SafetyClassifier:
         return options
 
     def _compile(self) -> None:
-        for name, patterns in (self.spec.get("guards") or {}).items():
+        guard_specs = self.spec.get("guards") or {}
+        for name, patterns in guard_specs.items():
             compiled = [v for p in patterns for v in self.compile_pattern(p, f"guard {name}")]
             self.guards.add(f"guard:{name}", compiled)
+        tier_guards = self.spec.get("tier_guards") or {}
+        grouped: dict[tuple[str, frozenset[str]], list[tuple[str, list[dict[str, Any]]]]] = (
+            defaultdict(list)
+        )
         for tier_name, rules in (self.spec.get("tiers") or {}).items():
             tier = Tier(tier_name)
             for rule in rules:
@@ -239,29 +312,68 @@ class SafetyClassifier:
                 if rid in self.rules:
                     raise PatternError(f"duplicate rule id {rid}")
                 where = f"{tier_name}/{rid}"
-                plain, negated = [], []
                 for p in rule["patterns"]:
-                    (negated if self._expects_negation(p) else plain).extend(
-                        self.compile_pattern(p, where)
-                    )
-                if plain:
-                    self.matcher.add(rid, plain)
-                if negated:
-                    self.matcher.add(rid + _RAW, negated)
-                if rule.get("unless"):
-                    unless = [v for p in rule["unless"] for v in self.compile_pattern(p, where)]
-                    self.unless.add(rid, unless)
-                guards = tuple(rule.get("guards", ()))
-                unknown = [g for g in guards if g not in (self.spec.get("guards") or {})]
+                    key = rid + _RAW if self._expects_negation(p) else rid
+                    for variant in self.compile_pattern(p, where):
+                        grouped[self._anchor(variant)].append((key, variant))
+                for field_name, store in (
+                    ("unless", self._unless),
+                    ("unless_anywhere", self._unless_anywhere),
+                ):
+                    if rule.get(field_name):
+                        compiled = [
+                            v for p in rule[field_name] for v in self.compile_pattern(p, where)
+                        ]
+                        matcher = Matcher(self.nlp.vocab)
+                        matcher.add(rid, compiled)
+                        store[rid] = matcher
+                guards = tuple(rule.get("guards", ())) + tuple(tier_guards.get(tier_name, ()))
+                unknown = [g for g in guards if g not in guard_specs]
                 if unknown:
                     raise PatternError(f"{where}: unknown guards {unknown}")
+                who = rule.get("who")
+                if who is not None and who not in EMERGENCY_WHO:
+                    raise PatternError(f"{where}: who must be one of {EMERGENCY_WHO}")
                 requires = frozenset(self.lemma(w) for w in rule.get("requires", ()))
-                self.rules[rid] = _Rule(rid, tier, requires, guards, bool(rule.get("negatable")))
+                self.rules[rid] = _Rule(
+                    rid,
+                    tier,
+                    requires,
+                    tuple(dict.fromkeys(guards)),
+                    bool(rule.get("negatable")),
+                    who,
+                    rule.get("kind"),
+                )
+        for (attr, words), items in grouped.items():
+            matcher = Matcher(self.nlp.vocab)
+            by_key: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
+            for key, variant in items:
+                by_key[key].append(variant)
+            for key, variants in by_key.items():
+                matcher.add(key, variants)
+            self._groups.append((attr, words, matcher))
         self._negations = {self.lemma(w.lstrip("=")) for w in self.sets.get("NEG", [])}
         pron = self.spec.get("pronouns") or {}
         self._partner_context = {self.lemma(w) for w in pron.get("partner_context", [])}
         self._baby_context = {self.lemma(w) for w in pron.get("baby_context", [])}
         self._pronoun_map = dict(pron.get("replace", {}))
+
+    def _anchor(self, variant: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:
+        """The rarest word a pattern cannot match without: (LEMMA|LOWER, its word list)."""
+        best: tuple[float, str, frozenset[str]] | None = None
+        for spec in variant:
+            if spec.get("OP") == "?":
+                continue
+            for attr in ("LEMMA", "LOWER"):
+                if attr in spec:
+                    words = frozenset(spec[attr]["IN"])
+                    # how often a token would carry one of these words, summed
+                    weight = sum(math.exp(self._probs.get(w, -20.0)) for w in words)
+                    if best is None or weight < best[0]:
+                        best = (weight, attr, words)
+        if best is None:  # compile_pattern guarantees a required word, so this is a bug
+            raise PatternError(f"pattern without a required word: {variant}")
+        return best[1], best[2]
 
     def _expects_negation(self, pattern: str) -> bool:
         """A pattern that itself asks for a negation ("not breathing") is never negated."""
@@ -271,7 +383,51 @@ class SafetyClassifier:
 
     # ----------------------------------------------------------------- classifying
     def _doc(self, text: str):
-        return self.nlp(self.normalise(text))
+        # line breaks end sentences (the normaliser joins everything with spaces)
+        return self.nlp(self.normalise(re.sub(r"[\r\n]+", " . ", text)))
+
+    def _matches(self, doc) -> list[tuple[str, int, int]]:
+        """(rule key, start, end) of every pattern that matches.
+
+        Only the groups whose anchor word occurs are run, and each only on the stretch of text
+        around its anchor's occurrences (a pattern holding the anchor cannot reach further than
+        MAX_PATTERN_TOKENS from it), so a long message costs little more than a short one.
+        """
+        lemmas = [t.lemma_ for t in doc]
+        lowers = [t.lower_ for t in doc]
+        where: dict[str, list[int]] = defaultdict(list)
+        for i, (lemma, lower) in enumerate(zip(lemmas, lowers, strict=True)):
+            where["L:" + lemma].append(i)
+            where["W:" + lower].append(i)
+        vocab = self.nlp.vocab.strings
+        found: set[tuple[str, int, int]] = set()
+        reach = MAX_PATTERN_TOKENS
+        for attr, words, matcher in self._groups:
+            prefix = "L:" if attr == "LEMMA" else "W:"
+            hits = sorted(i for w in words for i in where.get(prefix + w, ()))
+            if not hits:
+                continue
+            windows: list[list[int]] = []
+            for i in hits:
+                lo, hi = max(0, i - reach), min(len(doc), i + reach + 1)
+                if windows and lo <= windows[-1][1]:
+                    windows[-1][1] = max(windows[-1][1], hi)
+                else:
+                    windows.append([lo, hi])
+            for lo, hi in windows:
+                span = doc[lo:hi]
+                found.update((vocab[mid], lo + s, lo + e) for mid, s, e in matcher(span))
+        return sorted(found)
+
+    @staticmethod
+    def _sentences(doc) -> list[int]:
+        """The sentence number of every token."""
+        ids, current = [], 0
+        for token in doc:
+            ids.append(current)
+            if token.text in SENTENCE_END:
+                current += 1
+        return ids
 
     def classify(self, text: str) -> SafetyResult:
         if not text or not text.strip():
@@ -281,25 +437,41 @@ class SafetyClassifier:
             text = text[: MAX_CHARS // 2] + " . " + text[-MAX_CHARS // 2 :]
         doc = self._doc(text)
         doc = self._resolve_pronouns(doc)
-        vocab = self.nlp.vocab.strings
-        fired = set()
-        for mid, start, end in self.matcher(doc):
-            key = vocab[mid]
+        sentence = self._sentences(doc)
+        spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for key, start, end in self._matches(doc):
             rid = key.removesuffix(_RAW)
             if key == rid and self.rules[rid].negatable and self._negated(doc, start, end):
                 continue
-            fired.add(rid)
-        blocked = {vocab[mid] for mid, _, _ in self.unless(doc)}
-        guards = {vocab[mid].split(":", 1)[1] for mid, _, _ in self.guards(doc)}
+            spans[rid].append((start, end))
+        vocab = self.nlp.vocab.strings
+        for rid in list(spans):
+            anywhere = self._unless_anywhere.get(rid)
+            if anywhere is not None and anywhere(doc):
+                spans[rid] = []
+                continue
+            matcher = self._unless.get(rid)
+            if matcher is None:
+                continue
+            blocked = {sentence[start] for _, start, _ in matcher(doc)}
+            spans[rid] = [s for s in spans[rid] if sentence[s[0]] not in blocked]
+        guard_hits: list[tuple[str, int, int]] = [
+            (vocab[mid].split(":", 1)[1], start, end) for mid, start, end in self.guards(doc)
+        ]
+        guards = {name for name, _, _ in guard_hits}
         lemmas = {t.lemma_ for t in doc} | {t.lower_ for t in doc}
         hits: list[_Rule] = []
-        for rid in sorted(fired - blocked):
+        for rid in sorted(spans):
             rule = self.rules[rid]
-            if guards.intersection(rule.guards):
+            kept = [
+                s for s in spans[rid] if not self._guarded(s, rule.guards, guard_hits, sentence)
+            ]
+            if not kept:
                 continue
             if rule.requires and not rule.requires & lemmas:
                 continue
             hits.append(rule)
+        hits += self._foreign_hits(text)
         temp_rule, has_number, age = self._temperature_rule(doc.text, guards)
         if has_number or (age is not None and age >= 6):
             word_rules = set(self.temperature.get("word_rules", ()))
@@ -313,7 +485,53 @@ class SafetyClassifier:
                 guards = guards | {"temperature_judged"}
             return self._ask_backstop(text, doc, guards)
         tiers = tuple(sorted({r.tier for r in hits}, key=lambda t: t.rank))
-        return SafetyResult(tiers[0], tiers, tuple(sorted(r.id for r in hits)))
+        top = [r for r in hits if r.tier is tiers[0]]
+        whos = {r.who for r in top if r.who}
+        who = next((w for w in EMERGENCY_WHO if w in whos), None)
+        if tiers[0] is Tier.EMERGENCY and who is None:
+            who = "baby"
+        kinds = sorted({r.kind for r in top if r.kind})
+        return SafetyResult(
+            tiers[0],
+            tiers,
+            tuple(sorted(r.id for r in hits)),
+            who=who,
+            kind=kinds[0] if kinds else None,
+        )
+
+    @staticmethod
+    def _guarded(
+        span: tuple[int, int],
+        names: tuple[str, ...],
+        guard_hits: list[tuple[str, int, int]],
+        sentence: list[int],
+    ) -> bool:
+        """A listed guard matched in the same sentence, within GUARD_WINDOW words of ``span``."""
+        start, end = span
+        for name, g_start, g_end in guard_hits:
+            if name not in names or sentence[g_start] != sentence[start]:
+                continue
+            gap = max(g_start - end, start - g_end, 0)
+            if gap <= GUARD_WINDOW:
+                return True
+        return False
+
+    def language(self, text: str) -> str | None:
+        """The language of a message that is not English (bot.nlu.language), read with this
+        classifier's English vocabulary."""
+        return detect_language(text, self.english)
+
+    def _foreign_hits(self, text: str) -> list[_Rule]:
+        """Emergency phrases in a message written in another language (any of them: a
+        Spanish message read as Portuguese still counts), and 999 or 112 written in it."""
+        if not self._foreign or self.language(text) is None:
+            return []
+        folded = " " + " ".join(unicodedata.normalize("NFKC", text).lower().split()) + " "
+        # a phrase starts a word: Lithuanian "neužspringsta" (does not choke) is not "užspring"
+        fired = {p.rule for p in self._foreign if p.pattern.search(folded)}
+        if _EMERGENCY_NUMBER.search(folded):
+            fired.add("emergency_number_other_language")
+        return [_Rule(rid, Tier.EMERGENCY, frozenset(), (), who="baby") for rid in sorted(fired)]
 
     def _ask_backstop(self, text: str, doc, guards: set[str]) -> SafetyResult:
         backstop = self.backstop
@@ -359,41 +577,12 @@ class SafetyClassifier:
 
     # ----------------------------------------------------------------- temperatures
     _NUMBER = re.compile(r"(?<![\d.])(\d{2,3}(?:[.,]\d{1,2})?)(?![\d])")
-    _AGE = re.compile(
-        r"(\d+(?:[.,]5)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*"
-        r"(day|days|week|weeks|wk|wks|month|months|mth|mths|mo|mos)\b"
-    )
-    _WORDNUM = {
-        "one": 1,
-        "two": 2,
-        "three": 3,
-        "four": 4,
-        "five": 5,
-        "six": 6,
-        "seven": 7,
-        "eight": 8,
-        "nine": 9,
-        "ten": 10,
-        "eleven": 11,
-        "twelve": 12,
-    }
 
-    def age_in_months(self, text: str) -> float | None:
-        ages = []
-        for num, unit in self._AGE.findall(text):
-            n = self._WORDNUM.get(num)
-            n = float(num.replace(",", ".")) if n is None else float(n)
-            if unit.startswith("d"):
-                ages.append(n / 30.4)
-            elif unit.startswith("w"):
-                ages.append(n / 4.35)
-            else:
-                ages.append(n)
-        if ages:
-            return min(ages)
-        if re.search(r"\b(newborn|new born|new baby)\b", text):
-            return 0.0
-        return None
+    @staticmethod
+    def age_in_months(text: str) -> float | None:
+        """The youngest age in the message, in months (bot.parsing.age, as the age form)."""
+        ages = ages_in_weeks(text)
+        return min(ages) / WEEKS_PER_MONTH if ages else None
 
     def _temperature_rule(
         self, text: str, guards: set[str]
@@ -438,6 +627,20 @@ class SafetyClassifier:
             rule = _Rule(cfg.get("id", "temperature"), Tier(cfg["tier"]), frozenset(), ())
             return rule, True, age
         return None, True, age
+
+
+def _load_foreign_phrases(path: Path | str | None) -> list[_ForeignPhrase]:
+    """Emergency phrases by language from languages.yml (none if the file is absent)."""
+    if path is None or not Path(path).is_file():
+        return []
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    phrases = []
+    for code, entry in (data.get("languages") or {}).items():
+        for phrase in entry.get("emergency_phrases") or []:
+            folded = " ".join(unicodedata.normalize("NFKC", str(phrase)).lower().split())
+            if folded:
+                phrases.append(_ForeignPhrase(f"emergency_words_{code}", folded))
+    return phrases
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ class Tier(str, Enum):
     EDGE = "edge"
     ABUSE = "abuse"
     HARM_BY_OTHER = "harm_by_other"
+    MATERNITY = "maternity"
     URGENT = "urgent"
 
     @property
@@ -38,15 +39,22 @@ class Tier(str, Enum):
             return None
 
 
-# Emergency first (999 at once, whatever else is said), then a dad's own life, then the
-# crying-at-the-edge steps, abuse, harm by someone else, and finally urgent-but-not-999 illness.
+# Emergency first (999 at once, whatever else is said, for anyone in the family), then a dad's
+# own life, then the crying-at-the-edge steps, abuse, harm by someone else, a pregnancy or
+# after-birth warning sign in the mum (maternity unit now), and finally urgent-but-not-999
+# illness in the baby (NHS 111 now).
 PRECEDENCE: list[Tier] = [
     Tier.EMERGENCY,
     Tier.SELF_HARM,
     Tier.EDGE,
     Tier.ABUSE,
     Tier.HARM_BY_OTHER,
+    Tier.MATERNITY,
     Tier.URGENT,
 ]
+
+# Who is in danger in an emergency (the 999 reply is worded for them), most pressing first:
+# with a baby in the message, "stay with your baby" matters most.
+EMERGENCY_WHO = ("baby", "partner", "self", "accident")
 
 SAFETY_INTENTS: frozenset[str] = frozenset(t.intent for t in Tier)

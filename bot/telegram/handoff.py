@@ -59,6 +59,7 @@ TIER_WORDS = {
     Tier.EDGE: "a dad at the edge with a crying baby",
     Tier.ABUSE: "domestic abuse",
     Tier.HARM_BY_OTHER: "someone harming the baby",
+    Tier.MATERNITY: "a pregnancy or after-birth warning sign",
     Tier.URGENT: "an urgent health worry",
 }
 

@@ -11,6 +11,7 @@ HERE = Path(__file__).parent
 
 HOLDOUT = HERE / "holdout"
 THIRD = HERE / "third"
+ISSUE11 = HERE / "issue11"
 
 
 def load_red_flags(folder: Path = HERE) -> list[tuple[str, str]]:

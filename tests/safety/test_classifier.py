@@ -167,3 +167,132 @@ def test_backstop_learns_and_respects_its_margin() -> None:
 def test_negations_are_masked_for_the_backstop() -> None:
     assert "floppy" not in mask_negations("she isnt floppy at all")
     assert "chilled" in mask_negations("she isnt floppy at all just chilled")
+
+
+# --------------------------------------------------------------------------- issue 11
+@pytest.mark.parametrize(
+    ("text", "tier", "who"),
+    [
+        # the rest of the family
+        ("my wife is 38 weeks and has collapsed on the bathroom floor", "emergency", "partner"),
+        (
+            "she gave birth an hour ago at home and shes bleeding really heavily",
+            "emergency",
+            "partner",
+        ),
+        ("crushing pain in my chest and my left arm has gone numb", "emergency", "self"),
+        ("ive taken a whole box of paracetamol", "emergency", "self"),
+        ("we've just had a car crash with the baby in the back", "emergency", "accident"),
+        ("the kitchen is on fire and the baby is upstairs", "emergency", "accident"),
+        ("my toddler fell in the pond, ive got him out", "emergency", "accident"),
+        ("his face has dropped on one side and his words are slurred", "emergency", "partner"),
+    ],
+)
+def test_emergencies_beyond_the_baby_get_999_worded_for_who_is_in_danger(
+    rules: SafetyClassifier, text: str, tier: str, who: str
+) -> None:
+    result = rules.classify(text)
+    assert (result.tier.value if result.tier else None, result.who) == (tier, who)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shes 35 weeks with a splitting headache and flashing lights in her eyes",
+        "the baby hasnt moved since last night and shes 33 weeks",
+        "i think her waters have gone and shes only 32 weeks",
+        "she had the baby 6 days ago and now shes shivering and burning up",
+        "2 weeks after the section her calf is red swollen and sore",
+    ],
+)
+def test_pregnancy_and_after_birth_warning_signs_are_maternity(
+    rules: SafetyClassifier, text: str
+) -> None:
+    assert tier_of(rules, text) == "maternity"
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        ("i saw the childminder smack him across the legs", "harm_by_other"),
+        (
+            "he comes back with bruises every time he stays at his mums new boyfriends",
+            "harm_by_other",
+        ),
+        ("she throws things at me and says she'll tell the police i hit her", "abuse"),
+        ("i punched the wall next to the cot, hes still screaming", "edge"),
+        ("when we row i stand in the doorway so she cant leave", "abuse"),
+    ],
+)
+def test_someone_else_hurting_the_baby_men_as_victims_and_walls_by_the_cot(
+    rules: SafetyClassifier, text: str, tier: str
+) -> None:
+    assert tier_of(rules, text) == tier
+
+
+def test_rough_handling_with_the_baby_fine_is_the_edge_with_checking(
+    rules: SafetyClassifier,
+) -> None:
+    result = rules.classify("i grabbed him too hard, he seems ok")
+    assert (result.tier, result.kind) == (Tier.EDGE, "check")
+    hurt = rules.classify("i grabbed him too hard and now theres a bruise on his arm")
+    assert hurt.tier is Tier.EMERGENCY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my mates baby stopped breathing once, how common is that",
+        "when our first was born he had a fit but hes 6 now",
+        "im not suicidal, just really tired",
+        "what would i do if she choked",
+        "she fell off the bed on saturday, we took her to a and e and they said shes fine",
+        "she'll kill me if i wake him",
+        "drowning in washing tonight",
+        "he had an accident in his nappy lol",
+    ],
+)
+def test_stories_hypotheticals_and_figures_of_speech_are_not_red_flags(
+    full: SafetyClassifier, text: str
+) -> None:
+    assert tier_of(full, text) is None
+
+
+def test_a_red_flag_buried_in_a_long_message_is_found_whatever_the_rest_asks(
+    rules: SafetyClassifier,
+) -> None:
+    question = "how much formula should a ten week old be having, and how often? "
+    assert tier_of(rules, question * 3) is None
+    long = question * 3 + "to be honest im so close to shaking him tonight. " + question * 3
+    assert tier_of(rules, long) == "edge"
+
+
+def test_the_age_beside_a_temperature_is_read_as_the_age_form_reads_it(
+    rules: SafetyClassifier,
+) -> None:
+    from bot.parsing.age import parse_baby_age_weeks
+
+    assert parse_baby_age_weeks("fourteen weeks") == 14.0
+    assert tier_of(rules, "fourteen weeks old, temp 38.5") is None  # 3-6 months: 39C
+    assert tier_of(rules, "six weeks old, temp 38.5") == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "moje dziecko nie oddycha",
+        "copilul meu nu respiră",
+        "mi bebé no respira, tiene los labios morados",
+        "طفلي لا يتنفس",
+        "Dzwonię na 999 ale nikt nie odbiera",
+    ],
+)
+def test_an_emergency_in_another_language_is_an_emergency(
+    full: SafetyClassifier, text: str
+) -> None:
+    assert tier_of(full, text) == "emergency"
+
+
+def test_an_ordinary_question_in_another_language_is_not(full: SafetyClassifier) -> None:
+    assert tier_of(full, "moje dziecko dużo płacze w nocy, czy to normalne") is None
+    assert tier_of(full, "Ar galima kūdikį migdyti ant pilvuko, kad neužspringtų") is None

@@ -8,7 +8,7 @@ import pytest
 
 from bot.safety.classifier import SafetyClassifier, default_classifier
 from bot.safety.tiers import Tier
-from tests.safety.dataset import HOLDOUT, THIRD, load_benign, load_red_flags
+from tests.safety.dataset import HOLDOUT, ISSUE11, THIRD, load_benign, load_red_flags
 
 RED_FLAGS = load_red_flags()
 BENIGN = load_benign()
@@ -20,7 +20,7 @@ def classifier() -> SafetyClassifier:
 
 
 def test_the_set_is_large_and_covers_every_tier() -> None:
-    per_tier = Counter(tier for tier, _ in RED_FLAGS)
+    per_tier = Counter(tier for tier, _ in RED_FLAGS + load_red_flags(ISSUE11))
     assert set(per_tier) == {t.value for t in Tier}
     assert min(per_tier.values()) >= 50, per_tier
     assert len(RED_FLAGS) >= 300
@@ -71,6 +71,22 @@ def test_third_independent_set_does_not_regress(classifier: SafetyClassifier) ->
     assert alarms / len(benign) <= 0.03, f"{alarms}/{len(benign)} false alarms"
 
 
+def test_the_issue_11_set_does_not_regress() -> None:
+    """tests/safety/issue11/: 290 red flags (the tiers and kinds issue 11 added) and 200 benign
+    look-alikes, written blind. First reading 197/290 in the right tier, 20/200 false alarms;
+    then used to find general gaps: 283/290 and 3/200. Floors sit just under that."""
+    red, benign = load_red_flags(ISSUE11), load_benign(ISSUE11)
+    right = sum(1 for tier, text in red if (classifier_tier(text) or "") == tier)
+    alarms = sum(1 for text in benign if classifier_tier(text))
+    assert right / len(red) >= 0.95, f"only {right}/{len(red)} in the right tier"
+    assert alarms / len(benign) <= 0.025, f"{alarms}/{len(benign)} false alarms"
+
+
+def classifier_tier(text: str) -> str | None:
+    tier = default_classifier().classify(text).tier
+    return tier.value if tier else None
+
+
 def test_the_backstop_never_trains_on_the_test_sets() -> None:
     """Its own examples never repeat a test message, and no red flag it learns from does.
 
@@ -84,7 +100,8 @@ def test_the_backstop_never_trains_on_the_test_sets() -> None:
     tested = {t.strip().lower() for _, t in RED_FLAGS} | {t.strip().lower() for t in BENIGN}
     tested |= {t.strip().lower() for _, t in load_red_flags(HOLDOUT)}
     tested |= {t.strip().lower() for t in load_benign(HOLDOUT)}
-    tested |= {t.strip().lower() for _, t in load_red_flags(THIRD)}
-    tested |= {t.strip().lower() for t in load_benign(THIRD)}
+    for folder in (THIRD, ISSUE11):
+        tested |= {t.strip().lower() for _, t in load_red_flags(folder)}
+        tested |= {t.strip().lower() for t in load_benign(folder)}
     overlap = training & tested
     assert not overlap, f"test messages used for training: {sorted(overlap)[:10]}"
