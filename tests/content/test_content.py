@@ -92,7 +92,8 @@ def test_no_phone_numbers_are_typed_into_code() -> None:
 GUIDANCE = [
     (name, text)
     for name, text in TEXTS
-    # how to reach a person and the call-back form's questions: plumbing, not guidance
+    # how to reach a person, the call-back form's questions, safety replies and their follow-ups,
+    # the cards for other languages and what the bot keeps: plumbing, not guidance
     if not name.startswith(
         (
             "utter_menu_",
@@ -101,10 +102,14 @@ GUIDANCE = [
             "utter_human_support_",
             "utter_callback_",
             "utter_ask_callback_",
+            "utter_other_language",
         )
     )
+    and not name.endswith("_followup")
     and name
     not in {
+        "utter_emergency_while_waiting",
+        "utter_faq/privacy",
         "utter_greet",
         "utter_goodbye",
         "utter_thank",
@@ -149,7 +154,11 @@ def _typed_answer_responses() -> set[str]:
 
 
 def test_buttons_point_at_real_intents_and_fit_telegram() -> None:
-    intents = set(DOMAIN["intents"])
+    intents = {i if isinstance(i, str) else next(iter(i)) for i in DOMAIN["intents"]}
+    # an FAQ topic's button sends its key ("/faq/dummies"), read by the intent classifier
+    intents |= {
+        name[len("utter_") :] for name in DOMAIN["responses"] if name.startswith("utter_faq/")
+    }
     typed_answers = _typed_answer_responses()
     for name, variation in VARIATIONS:
         for button in variation.get("buttons") or []:
@@ -171,10 +180,25 @@ def _nlu(folder: Path) -> dict[str, list[str]]:
     return examples
 
 
+def _intent_names() -> list[str]:
+    return [i if isinstance(i, str) else next(iter(i)) for i in DOMAIN["intents"]]
+
+
 def test_every_intent_has_at_least_25_varied_training_examples() -> None:
     training = _nlu(ROOT / "data" / "nlu")
-    for intent in DOMAIN["intents"]:
+    for intent in _intent_names():
+        if intent == "faq":
+            continue  # a retrieval intent: each of its keys is checked below
         assert len(set(training.get(intent, []))) >= 25, f"{intent} has too few examples"
+
+
+def test_every_faq_topic_has_a_reply_and_at_least_25_varied_examples() -> None:
+    training = _nlu(ROOT / "data" / "nlu")
+    keys = {name[len("utter_") :] for name in DOMAIN["responses"] if name.startswith("utter_faq/")}
+    trained = {intent for intent in training if intent.startswith("faq/")}
+    assert keys == trained, f"replies without examples {keys - trained}, or back {trained - keys}"
+    for key in keys:
+        assert len(set(training[key])) >= 25, f"{key} has too few examples"
 
 
 def test_held_out_examples_are_never_trained_on() -> None:
@@ -189,7 +213,7 @@ def test_every_intent_is_answered_by_a_rule_or_story() -> None:
         (ROOT / "data" / "stories").glob("*.yml")
     ):
         steps += path.read_text(encoding="utf-8")
-    for intent in DOMAIN["intents"]:
+    for intent in _intent_names():
         assert f"intent: {intent}\n" in steps, f"no rule or story handles {intent}"
 
 
