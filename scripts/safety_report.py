@@ -1,9 +1,11 @@
-"""Run the safety layer over the labelled set in tests/safety/ and write a report.
+"""Run the safety layer over the labelled sets in tests/safety/ and write a report.
 
-Usage: python scripts/safety_report.py [--out bench/safety.md] [--show-misses]
+Usage: python scripts/safety_report.py [--out bench/safety.md] [--model models/small-hours.tar.gz]
 The report has a per-tier confusion table, recall per tier, the false-alarm rate on benign
-messages and the list of misses. It prints a one-line summary and exits 0 (the pass/fail bar is
-in tests/safety/test_safety_set.py).
+messages and the list of misses, for each set apart. With --model it also scores every
+conversation set (tests/understanding/: the development sets and each frozen set, apart) with
+the trained bot (scripts/conversation_eval.py). It prints a summary and exits 0 (the pass/fail
+bars are in tests/safety/test_safety_set.py and `make conversation-eval`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.safety.classifier import SafetyClassifier  # noqa: E402
 from bot.safety.tiers import PRECEDENCE  # noqa: E402
-from tests.safety.dataset import HOLDOUT, THIRD, load_benign, load_red_flags  # noqa: E402
+from tests.safety.dataset import HOLDOUT, ISSUE11, THIRD, load_benign, load_red_flags  # noqa: E402
 
 
 def evaluate(classifier: SafetyClassifier, red, benign):
@@ -89,9 +91,34 @@ def render(title, red, benign, confusion, misses, false_alarms) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+UNDERSTANDING = ROOT / "tests" / "understanding"
+
+
+def conversation_sets(model: Path) -> tuple[list[str], str]:
+    """Score the development and frozen conversation sets apart: summary lines and details."""
+    from scripts.conversation_eval import evaluate as score_conversations
+    from scripts.conversation_eval import quiet_logging, render, summary_line
+
+    groups = [
+        ("development", sorted((UNDERSTANDING / "dev").glob("*.yml"))),
+        ("frozen", sorted((UNDERSTANDING / "frozen").rglob("*.yml"))),
+    ]
+    quiet_logging()
+    lines, details = [], []
+    for label, paths in groups:
+        if not paths:
+            lines.append(f"- {label}: no sets")
+            continue
+        scores = score_conversations(model, paths)
+        lines += [f"- {label}, {summary_line(score)}" for score in scores]
+        details.append(render(scores, model).replace("# Conversation evaluation", f"## {label}"))
+    return lines, "\n".join(details)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "safety.md")
+    parser.add_argument("--model", type=Path, default=None, help="also score conversation sets")
     args = parser.parse_args()
     start = time.perf_counter()
     full = SafetyClassifier()
@@ -104,6 +131,11 @@ def main() -> int:
             load_benign(HOLDOUT),
         ),
         ("third independent set (tests/safety/third/)", load_red_flags(THIRD), load_benign(THIRD)),
+        (
+            "issue 11 set (tests/safety/issue11/)",
+            load_red_flags(ISSUE11),
+            load_benign(ISSUE11),
+        ),
     ]
     sections, lines = [], []
     for name, red, benign in sets:
@@ -122,6 +154,12 @@ def main() -> int:
         *lines,
         "",
     ]
+    if args.model is not None:
+        conversation_lines, conversation_report = conversation_sets(args.model)
+        lines += ["", *conversation_lines]
+        header += ["## Conversation sets (scripts/conversation_eval.py)", ""]
+        header += [*conversation_lines, ""]
+        sections.append(conversation_report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(header) + "\n" + "".join(sections), encoding="utf-8")
     print("\n".join(lines) + f"\n-> {args.out}")

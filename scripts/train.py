@@ -31,7 +31,7 @@ from scripts._common import MODEL_NAME, fail, rasa_env, rasa_train_command, rel 
 
 # bot/nlu holds trained components: their code shapes the model, so it is part of the
 # fingerprint. The safety layer (bot/safety) is loaded at run time and needs no retraining.
-FINGERPRINT_FILES = ("config.yml", "requirements.lock")
+FINGERPRINT_FILES = ("config.yml", "requirements.lock", "requirements-nodeps.lock")
 FINGERPRINT_DIRS = ("domain", "data", "bot/nlu")
 CACHE_KEEP = 5
 SHORT = 12
