@@ -21,7 +21,7 @@ Two more jobs, so the rest of the pipeline stays Rasa's own:
 - **Context**: a short follow-up that the model is unsure of ("and how hot should the water be",
   "even if he has a cold") is read together with the previous message of the conversation
   (Rasa gives NLU components the tracker when they ask for it), and the two readings are
-  averaged. A clear new question keeps its own reading.
+  blended (``context_weight``). A clear new question keeps its own reading.
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "context_max_words": 12,
             # ... and the model is less sure than this of it alone
             "context_below_confidence": 0.7,
+            # ... and the joined reading weighs this much against the message's own
+            "context_weight": 0.7,
             "context_max_age_seconds": 1800,
         }
 
@@ -228,7 +230,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if own.max() >= float(self.config["context_below_confidence"]):
             return own
         joined = self.pipeline.predict_proba([f"{previous[-600:]} {text}"[:2000]])[0]
-        return (own + joined) / 2
+        weight = float(self.config["context_weight"])
+        return (1 - weight) * own + weight * joined
 
     def _classify(self, message: Message, previous: str = "") -> None:
         text = (message.get(TEXT) or "").strip()

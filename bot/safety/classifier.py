@@ -36,6 +36,7 @@ A 5,000-character message takes a few tens of milliseconds instead of most of a 
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import json
 import math
@@ -162,7 +163,11 @@ class SafetyClassifier:
         patterns_path: Path | str = PATTERNS_PATH,
         backstop: bool = True,
         languages_path: Path | str | None = LANGUAGES_PATH,
+        validate: bool = False,
     ) -> None:
+        # spaCy's schema check of every token pattern takes seconds at start-up; the tests run
+        # it once (validate=True), so a pattern it would refuse never reaches a running server
+        self.validate = validate
         with open(patterns_path, encoding="utf-8") as fh:
             self.spec: dict[str, Any] = yaml.safe_load(fh)
         self.nlp = spacy.blank("en")
@@ -175,11 +180,11 @@ class SafetyClassifier:
         }
         self._keywords: set[str] = set()
         self.rules: dict[str, _Rule] = {}
-        # pattern groups by their rarest required word: (attr, words) -> Matcher
-        self._groups: list[tuple[str, frozenset[str], Matcher]] = []
+        # pattern groups by their two rarest required words: (anchors, Matcher)
+        self._groups: list[tuple[tuple[tuple[str, frozenset[str]], ...], Matcher]] = []
         self._unless: dict[str, Matcher] = {}  # blocks a match in its own sentence
         self._unless_anywhere: dict[str, Matcher] = {}  # blocks the rule for the whole message
-        self.guards = Matcher(self.nlp.vocab)
+        self.guards = Matcher(self.nlp.vocab, validate=self.validate)
         self._compile()
         known = set(self._lemmas) | set(self._lemmas.values())
         known |= {w for w, p in self._probs.items() if p > COMMON_WORD_LOGPROB}
@@ -302,9 +307,9 @@ class SafetyClassifier:
             compiled = [v for p in patterns for v in self.compile_pattern(p, f"guard {name}")]
             self.guards.add(f"guard:{name}", compiled)
         tier_guards = self.spec.get("tier_guards") or {}
-        grouped: dict[tuple[str, frozenset[str]], list[tuple[str, list[dict[str, Any]]]]] = (
-            defaultdict(list)
-        )
+        grouped: dict[
+            tuple[tuple[str, frozenset[str]], ...], list[tuple[str, list[dict[str, Any]]]]
+        ] = defaultdict(list)
         for tier_name, rules in (self.spec.get("tiers") or {}).items():
             tier = Tier(tier_name)
             for rule in rules:
@@ -324,7 +329,7 @@ class SafetyClassifier:
                         compiled = [
                             v for p in rule[field_name] for v in self.compile_pattern(p, where)
                         ]
-                        matcher = Matcher(self.nlp.vocab)
+                        matcher = Matcher(self.nlp.vocab, validate=self.validate)
                         matcher.add(rid, compiled)
                         store[rid] = matcher
                 guards = tuple(rule.get("guards", ())) + tuple(tier_guards.get(tier_name, ()))
@@ -344,23 +349,24 @@ class SafetyClassifier:
                     who,
                     rule.get("kind"),
                 )
-        for (attr, words), items in grouped.items():
-            matcher = Matcher(self.nlp.vocab)
+        for anchors, items in grouped.items():
+            matcher = Matcher(self.nlp.vocab, validate=self.validate)
             by_key: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
             for key, variant in items:
                 by_key[key].append(variant)
             for key, variants in by_key.items():
                 matcher.add(key, variants)
-            self._groups.append((attr, words, matcher))
+            self._groups.append((anchors, matcher))
         self._negations = {self.lemma(w.lstrip("=")) for w in self.sets.get("NEG", [])}
         pron = self.spec.get("pronouns") or {}
         self._partner_context = {self.lemma(w) for w in pron.get("partner_context", [])}
         self._baby_context = {self.lemma(w) for w in pron.get("baby_context", [])}
         self._pronoun_map = dict(pron.get("replace", {}))
 
-    def _anchor(self, variant: list[dict[str, Any]]) -> tuple[str, frozenset[str]]:
-        """The rarest word a pattern cannot match without: (LEMMA|LOWER, its word list)."""
-        best: tuple[float, str, frozenset[str]] | None = None
+    def _anchor(self, variant: list[dict[str, Any]]) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The two rarest words a pattern cannot match without (one if it has only one):
+        ((LEMMA|LOWER, word list), ...), rarest first."""
+        specs: list[tuple[float, str, frozenset[str]]] = []
         for spec in variant:
             if spec.get("OP") == "?":
                 continue
@@ -369,11 +375,11 @@ class SafetyClassifier:
                     words = frozenset(spec[attr]["IN"])
                     # how often a token would carry one of these words, summed
                     weight = sum(math.exp(self._probs.get(w, -20.0)) for w in words)
-                    if best is None or weight < best[0]:
-                        best = (weight, attr, words)
-        if best is None:  # compile_pattern guarantees a required word, so this is a bug
+                    specs.append((weight, attr, words))
+        if not specs:  # compile_pattern guarantees a required word, so this is a bug
             raise PatternError(f"pattern without a required word: {variant}")
-        return best[1], best[2]
+        specs.sort(key=lambda item: (item[0], item[1], sorted(item[2])))
+        return tuple((attr, words) for _, attr, words in specs[:2])
 
     def _expects_negation(self, pattern: str) -> bool:
         """A pattern that itself asks for a negation ("not breathing") is never negated."""
@@ -402,11 +408,23 @@ class SafetyClassifier:
         vocab = self.nlp.vocab.strings
         found: set[tuple[str, int, int]] = set()
         reach = MAX_PATTERN_TOKENS
-        for attr, words, matcher in self._groups:
+
+        def positions(attr: str, words: frozenset[str]) -> list[int]:
             prefix = "L:" if attr == "LEMMA" else "W:"
-            hits = sorted(i for w in words for i in where.get(prefix + w, ()))
+            return sorted(i for w in words for i in where.get(prefix + w, ()))
+
+        for anchors, matcher in self._groups:
+            hits = positions(*anchors[0])
             if not hits:
                 continue
+            if len(anchors) > 1:
+                # the second word must be close enough to the first to share a match with it
+                second = positions(*anchors[1])
+                if not second:
+                    continue
+                hits = [i for i in hits if _near(second, i, reach)]
+                if not hits:
+                    continue
             windows: list[list[int]] = []
             for i in hits:
                 lo, hi = max(0, i - reach), min(len(doc), i + reach + 1)
@@ -627,6 +645,12 @@ class SafetyClassifier:
             rule = _Rule(cfg.get("id", "temperature"), Tier(cfg["tier"]), frozenset(), ())
             return rule, True, age
         return None, True, age
+
+
+def _near(sorted_positions: list[int], i: int, reach: int) -> bool:
+    """Whether some position lies within ``reach`` of ``i``."""
+    k = bisect.bisect_left(sorted_positions, i - reach)
+    return k < len(sorted_positions) and sorted_positions[k] <= i + reach
 
 
 def _load_foreign_phrases(path: Path | str | None) -> list[_ForeignPhrase]:

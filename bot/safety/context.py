@@ -70,7 +70,7 @@ class FollowUps:
         self._not_now = self._matcher(spec.get("not_now") or [], "context not_now")
 
     def _matcher(self, patterns: Iterable[str], where: str) -> Matcher:
-        matcher = Matcher(self._classifier.nlp.vocab)
+        matcher = Matcher(self._classifier.nlp.vocab, validate=self._classifier.validate)
         compiled = [v for p in patterns for v in self._classifier.compile_pattern(p, where)]
         if compiled:
             matcher.add(where, compiled)

@@ -296,3 +296,9 @@ def test_an_emergency_in_another_language_is_an_emergency(
 def test_an_ordinary_question_in_another_language_is_not(full: SafetyClassifier) -> None:
     assert tier_of(full, "moje dziecko dużo płacze w nocy, czy to normalne") is None
     assert tier_of(full, "Ar galima kūdikį migdyti ant pilvuko, kad neužspringtų") is None
+
+
+def test_every_pattern_passes_spacys_own_schema_check() -> None:
+    """The server skips spaCy's pattern validation at start-up (seconds); this runs it."""
+    strict = SafetyClassifier(backstop=False, validate=True)
+    assert strict.classify("hes not breathing").tier is Tier.EMERGENCY
