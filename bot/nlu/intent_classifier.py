@@ -55,6 +55,12 @@ MODEL_FILE = "intent_classifier.joblib"
 RESPONSE_SELECTOR = "response_selector"
 RETRIEVAL_SEPARATOR = "/"
 _PAYLOAD = re.compile(r"^/(?P<key>[a-z_]+/[a-z_]+)\s*$")
+# How a follow-up usually opens: it leans on the message before ("and how hot should the water be").
+_FOLLOW_UP_OPENING = re.compile(
+    r"^\W*(and|also|plus|but|or|then|what about|how about|even if|even when|same for|same with|"
+    r"does that|would that|is it still|still)\b",
+    re.IGNORECASE,
+)
 
 
 def build_features():
@@ -154,8 +160,15 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "context_max_words": 12,
             # ... and the model is less sure than this of it alone
             "context_below_confidence": 0.7,
-            # ... and the joined reading weighs this much against the message's own
+            # ... and the joined reading weighs this much against the message's own, in full
+            # when the message alone is below the second figure, fading to nothing at the
+            # first: a follow-up that is fairly clear on its own ("can we split it between
+            # us" after paternity leave) keeps its own topic
             "context_weight": 0.7,
+            "context_full_weight_below": 0.5,
+            # a message that opens like a follow-up ("and ...", "what about ...", "even if ...")
+            # is read with the previous one, in full, unless the model is this sure of it alone
+            "followup_below_confidence": 0.9,
             "context_max_age_seconds": 1800,
         }
 
@@ -227,11 +240,23 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         own = self.pipeline.predict_proba([text[:2000]])[0]
         if not previous or len(text.split()) > int(self.config["context_max_words"]):
             return own
-        if own.max() >= float(self.config["context_below_confidence"]):
+        sure = float(own.max())
+        marked = bool(_FOLLOW_UP_OPENING.match(text))
+        if sure >= float(
+            self.config["followup_below_confidence" if marked else "context_below_confidence"]
+        ):
             return own
         joined = self.pipeline.predict_proba([f"{previous[-600:]} {text}"[:2000]])[0]
-        weight = float(self.config["context_weight"])
+        weight = float(self.config["context_weight"]) * (1.0 if marked else self._fade(sure))
         return (1 - weight) * own + weight * joined
+
+    def _fade(self, own_confidence: float) -> float:
+        """1 below ``context_full_weight_below``, falling linearly to 0 at the context cut-off."""
+        top = float(self.config["context_below_confidence"])
+        full = min(float(self.config["context_full_weight_below"]), top)
+        if own_confidence <= full or top <= full:
+            return 1.0
+        return max(0.0, (top - own_confidence) / (top - full))
 
     def _classify(self, message: Message, previous: str = "") -> None:
         text = (message.get(TEXT) or "").strip()
