@@ -14,7 +14,8 @@ in a small language that compiles to spaCy ``Matcher`` patterns:
     x?         the element is optional
 
 A message is read sentence by sentence (split at . ! ? ; and line breaks). A rule fires when one of
-its ``patterns`` matches, none of its ``unless`` patterns matches in the same sentence (nor an
+its ``patterns`` matches, none of its ``unless`` patterns matches within UNLESS_WINDOW words of
+it in the same sentence (nor an ``unless_sentence`` pattern anywhere in that sentence, nor an
 ``unless_anywhere`` pattern anywhere in the message), none of the
 named ``guards`` it lists matches in the same sentence within GUARD_WINDOW words of the match,
 and (if given) one of its ``requires`` words is somewhere in the message. So "how much should he
@@ -22,6 +23,8 @@ have at 10 weeks? i'm going to lose it and shake him" is still at the edge: the 
 its own sentence, not the whole message. The most serious tier found in any sentence wins.
 A ``negatable`` rule ignores a match with a negation just before or inside it ("not blue",
 "no fever", "i'd never shake him"). ``tier_guards`` adds guards to every rule of a tier.
+A rule with ``yields_to: [tier]`` stands down when a rule of that tier also fires ("scared of
+what i'll do" beside pinning his partner to the wall is abuse, not the edge with the baby).
 A rule may say ``who`` is in danger (emergencies: baby, partner, self, accident) and what
 ``kind`` of reply fits (``check``: the dad was rough and the baby seems fine).
 Temperatures are judged by number and age in code (ages by ``bot.parsing.age``, shared with the
@@ -63,6 +66,9 @@ PATTERNS_PATH = Path(__file__).with_name("patterns.yml")
 LANGUAGES_PATH = Path(__file__).with_name("languages.yml")
 # A guard ("what if", "how do i") silences a rule only this close to its match, in its sentence.
 GUARD_WINDOW = 12
+# An unless pattern blocks a match this near it (a voice-to-text run-on is one long sentence:
+# "car seat" early on must not excuse "going to lose it with him" at the end).
+UNLESS_WINDOW = 12
 SENTENCE_END = frozenset({".", "!", "?", ";"})
 # No compiled pattern is longer than this many tokens (the longest gaps are 16): a match that
 # holds a word lies within this distance of it.
@@ -115,6 +121,7 @@ class _Rule:
     negatable: bool = False
     who: str | None = None
     kind: str | None = None
+    yields_to: frozenset[Tier] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,8 @@ class SafetyClassifier:
         self.rules: dict[str, _Rule] = {}
         # pattern groups by their two rarest required words: (anchors, Matcher)
         self._groups: list[tuple[tuple[tuple[str, frozenset[str]], ...], Matcher]] = []
-        self._unless: dict[str, Matcher] = {}  # blocks a match in its own sentence
+        self._unless: dict[str, Matcher] = {}  # blocks a match near it, in its sentence
+        self._unless_sentence: dict[str, Matcher] = {}  # blocks a match in its own sentence
         self._unless_anywhere: dict[str, Matcher] = {}  # blocks the rule for the whole message
         self.guards = Matcher(self.nlp.vocab, validate=self.validate)
         self._compile()
@@ -323,6 +331,7 @@ class SafetyClassifier:
                         grouped[self._anchor(variant)].append((key, variant))
                 for field_name, store in (
                     ("unless", self._unless),
+                    ("unless_sentence", self._unless_sentence),
                     ("unless_anywhere", self._unless_anywhere),
                 ):
                     if rule.get(field_name):
@@ -340,6 +349,10 @@ class SafetyClassifier:
                 if who is not None and who not in EMERGENCY_WHO:
                     raise PatternError(f"{where}: who must be one of {EMERGENCY_WHO}")
                 requires = frozenset(self.lemma(w) for w in rule.get("requires", ()))
+                try:
+                    yields_to = frozenset(Tier(t) for t in rule.get("yields_to", ()))
+                except ValueError as exc:
+                    raise PatternError(f"{where}: yields_to names an unknown tier") from exc
                 self.rules[rid] = _Rule(
                     rid,
                     tier,
@@ -348,6 +361,7 @@ class SafetyClassifier:
                     bool(rule.get("negatable")),
                     who,
                     rule.get("kind"),
+                    yields_to,
                 )
         for anchors, items in grouped.items():
             matcher = Matcher(self.nlp.vocab, validate=self.validate)
@@ -468,11 +482,14 @@ class SafetyClassifier:
             if anywhere is not None and anywhere(doc):
                 spans[rid] = []
                 continue
+            matcher = self._unless_sentence.get(rid)
+            if matcher is not None:
+                blocked = {sentence[start] for _, start, _ in matcher(doc)}
+                spans[rid] = [s for s in spans[rid] if sentence[s[0]] not in blocked]
             matcher = self._unless.get(rid)
-            if matcher is None:
-                continue
-            blocked = {sentence[start] for _, start, _ in matcher(doc)}
-            spans[rid] = [s for s in spans[rid] if sentence[s[0]] not in blocked]
+            if matcher is not None:
+                blocks = [(start, end) for _, start, end in matcher(doc)]
+                spans[rid] = [s for s in spans[rid] if not self._blocked(s, blocks, sentence)]
         guard_hits: list[tuple[str, int, int]] = [
             (vocab[mid].split(":", 1)[1], start, end) for mid, start, end in self.guards(doc)
         ]
@@ -490,6 +507,8 @@ class SafetyClassifier:
                 continue
             hits.append(rule)
         hits += self._foreign_hits(text)
+        found = {r.tier for r in hits}
+        hits = [r for r in hits if not r.yields_to & found]
         temp_rule, has_number, age = self._temperature_rule(doc.text, guards)
         if has_number or (age is not None and age >= 6):
             word_rules = set(self.temperature.get("word_rules", ()))
@@ -516,6 +535,17 @@ class SafetyClassifier:
             who=who,
             kind=kinds[0] if kinds else None,
         )
+
+    @staticmethod
+    def _blocked(span: tuple[int, int], blocks: list[tuple[int, int]], sentence: list[int]) -> bool:
+        """An ``unless`` pattern matched in the same sentence, within UNLESS_WINDOW words."""
+        start, end = span
+        for b_start, b_end in blocks:
+            if sentence[b_start] != sentence[start]:
+                continue
+            if max(b_start - end, start - b_end, 0) <= UNLESS_WINDOW:
+                return True
+        return False
 
     @staticmethod
     def _guarded(

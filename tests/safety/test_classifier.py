@@ -141,6 +141,10 @@ def test_normaliser_expands_txt_speak_and_fixes_keyword_typos(rules: SafetyClass
             "duplicate rule id",
         ),
         ("tiers:\n  emergency:\n    - {id: a, patterns: [x], guards: [nope]}\n", "unknown guards"),
+        (
+            "tiers:\n  emergency:\n    - {id: a, patterns: [x], yields_to: [nope]}\n",
+            "yields_to names an unknown tier",
+        ),
     ],
 )
 def test_broken_patterns_fail_loudly(tmp_path: Path, patterns: str, message: str) -> None:
@@ -302,3 +306,53 @@ def test_every_pattern_passes_spacys_own_schema_check() -> None:
     """The server skips spaCy's pattern validation at start-up (seconds); this runs it."""
     strict = SafetyClassifier(backstop=False, validate=True)
     assert strict.classify("hes not breathing").tier is Tier.EMERGENCY
+
+
+MECHANICS = """
+tiers:
+  emergency:
+    - id: rash
+      patterns: ["rash _{0,3} (purple)"]
+      unless: ["nappy"]
+    - id: blood
+      patterns: ["blood everywhere"]
+      unless_sentence: ["@PARTNER"]
+  edge:
+    - id: temper
+      yields_to: [abuse]
+      patterns: ["lose it"]
+  abuse:
+    - id: wall
+      patterns: ["pinned her _{0,2} wall"]
+sets:
+  PARTNER: [missus, wife]
+"""
+
+
+@pytest.fixture(scope="module")
+def mechanics(tmp_path_factory: pytest.TempPathFactory) -> SafetyClassifier:
+    path = tmp_path_factory.mktemp("patterns") / "patterns.yml"
+    path.write_text(MECHANICS, encoding="utf-8")
+    return SafetyClassifier(path, backstop=False)
+
+
+def test_an_unless_blocks_only_near_its_match(mechanics: SafetyClassifier) -> None:
+    # one voice-to-text run-on: the word that excuses a match counts only close to it
+    assert tier_of(mechanics, "rash gone purple by the nappy") is None
+    far = "changed his nappy and fed him and winded him and put him down and now theres a rash"
+    assert tier_of(mechanics, far + " gone purple") == "emergency"
+
+
+def test_an_unless_sentence_blocks_its_whole_sentence_only(mechanics: SafetyClassifier) -> None:
+    text = "the missus is fine, she had the baby last week and there is blood everywhere"
+    assert tier_of(mechanics, text) is None
+    assert tier_of(mechanics, "the missus is fine. there is blood everywhere") == "emergency"
+
+
+def test_a_rule_that_yields_stands_down_for_the_tier_it_names(
+    mechanics: SafetyClassifier,
+) -> None:
+    assert tier_of(mechanics, "im going to lose it") == "edge"
+    result = mechanics.classify("i pinned her to the wall, im going to lose it")
+    assert result.tier is Tier.ABUSE
+    assert result.rules == ("wall",)
