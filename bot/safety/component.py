@@ -57,6 +57,10 @@ EMERGENCY_FOLLOWUP_INTENT = "emergency_followup"
 # to hold both, and the intent model is this sure of the question.
 QUESTION_MIN_WORDS = 14
 QUESTION_MIN_CONFIDENCE = 0.15
+# A follow-up to a safety reply can ask something practical of its own ("the lady on the phone
+# says start cpr, i dont know how"): answered after the follow-up when the model is this sure.
+FOLLOWUP_QUESTION_MIN_WORDS = 4
+FOLLOWUP_QUESTION_MIN_CONFIDENCE = 0.4
 # Topics a tier's own reply already covers: no second answer about the same thing.
 COVERED_BY_TIER: dict[Tier, frozenset[str]] = {
     Tier.EDGE: frozenset({"ask_icon", "ask_anger_coping", "ask_shaking_dangers", "dad_stressed"}),
@@ -142,7 +146,7 @@ class SafetyTierClassifier(GraphComponent):
             self._demote_model_guess(message)
         question = None
         if tier is not None:
-            question = None if followup else self._question(message, tier, text)
+            question = self._question(message, tier, text, followup=bool(followup))
             self._set_intent(message, tier)
             if tier is Tier.EDGE:
                 self._add_entity(message, CRYSIS_OPEN_ENTITY, is_open_now("crysis", now))
@@ -165,9 +169,15 @@ class SafetyTierClassifier(GraphComponent):
         )
 
     @staticmethod
-    def _question(message: Message, tier: Tier, text: str) -> str | None:
-        """The topic a long message also asks about, to answer after the safety reply."""
-        if len(text.split()) < QUESTION_MIN_WORDS:
+    def _question(message: Message, tier: Tier, text: str, followup: bool = False) -> str | None:
+        """The topic a message also asks about, to answer after the safety reply.
+
+        A first red flag needs a long message to hold a question too; a follow-up to a safety
+        reply may be short, but the model must be surer of its topic.
+        """
+        min_words = FOLLOWUP_QUESTION_MIN_WORDS if followup else QUESTION_MIN_WORDS
+        min_confidence = FOLLOWUP_QUESTION_MIN_CONFIDENCE if followup else QUESTION_MIN_CONFIDENCE
+        if len(text.split()) < min_words:
             return None
         topics = question_topics()
         covered = COVERED_BY_TIER.get(tier, frozenset())
@@ -175,7 +185,7 @@ class SafetyTierClassifier(GraphComponent):
             key = entry.get("full_retrieval_intent_name") or entry.get(INTENT_NAME_KEY)
             if key in SAFETY_INTENTS or key == FALLBACK_INTENT:
                 continue
-            if (entry.get(PREDICTED_CONFIDENCE_KEY) or 0) < QUESTION_MIN_CONFIDENCE:
+            if (entry.get(PREDICTED_CONFIDENCE_KEY) or 0) < min_confidence:
                 return None
             return key if key in topics and key not in covered else None
         return None

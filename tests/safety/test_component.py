@@ -165,6 +165,31 @@ def test_a_question_beside_a_red_flag_is_kept_for_after_the_safety_reply(
     assert msg.get("safety")["question"] == "ask_feed_amount"
 
 
+def test_a_practical_question_in_a_follow_up_is_answered_after_it(
+    component: SafetyTierClassifier,
+) -> None:
+    tracker = tracker_after("hes not breathing", "emergency")
+    msg = message("the lady on the phone says start cpr i dont know how", "faq", 0.6)
+    msg.set(
+        "intent_ranking",
+        [{"name": "faq", "confidence": 0.6, "full_retrieval_intent_name": "faq/baby_cpr"}],
+    )
+    component._process(msg, tracker)
+    assert msg.get("intent")["name"] == "safety_emergency"
+    assert msg.get("safety")["followup"] == "waiting"
+    assert msg.get("safety")["question"] == "faq/baby_cpr"
+
+
+def test_a_follow_up_the_model_is_unsure_of_adds_no_answer(
+    component: SafetyTierClassifier,
+) -> None:
+    tracker = tracker_after("hes not breathing", "emergency")
+    msg = message("they still havent answered the phone", intent="ask_colic", confidence=0.3)
+    component._process(msg, tracker)
+    assert msg.get("safety")["followup"] == "waiting"
+    assert msg.get("safety")["question"] is None
+
+
 def test_another_tier_after_999_gets_its_own_reply(component: SafetyTierClassifier) -> None:
     tracker = tracker_after("hes not breathing", "emergency")
     msg = message("i want to end it all", intent="greet", confidence=0.3)
