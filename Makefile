@@ -65,6 +65,8 @@ conversation-eval: train ## Score the development conversation sets (fails below
 	  --min-critical 0.97 --min-topic 0.84 --max-benign-999 0
 	$(PY) scripts/conversation_eval.py tests/understanding/dev/set_e*.yml --out results/conversations_e.md \
 	  --min-critical 0.97 --min-topic 0.80 --max-benign-999 0
+	$(PY) scripts/conversation_eval.py tests/understanding/dev/set_f*.yml --out results/conversations_f.md \
+	  --min-critical 0.87 --min-topic 0.84 --max-benign-999 0
 
 leaks: install ## Held-out messages with a near-copy in the training data (token overlap)
 	$(PY) scripts/leaks.py
