@@ -192,7 +192,6 @@ class SafetyClassifier:
         self._unless: dict[str, Matcher] = {}  # blocks a match near it, in its sentence
         self._unless_sentence: dict[str, Matcher] = {}  # blocks a match in its own sentence
         self._unless_anywhere: dict[str, Matcher] = {}  # blocks the rule for the whole message
-        self.guards = Matcher(self.nlp.vocab, validate=self.validate)
         self._compile()
         known = set(self._lemmas) | set(self._lemmas.values())
         known |= {w for w, p in self._probs.items() if p > COMMON_WORD_LOGPROB}
@@ -311,9 +310,14 @@ class SafetyClassifier:
 
     def _compile(self) -> None:
         guard_specs = self.spec.get("guards") or {}
+        guard_groups: dict[
+            tuple[tuple[str, frozenset[str]], ...], list[tuple[str, list[dict[str, Any]]]]
+        ] = defaultdict(list)
         for name, patterns in guard_specs.items():
-            compiled = [v for p in patterns for v in self.compile_pattern(p, f"guard {name}")]
-            self.guards.add(f"guard:{name}", compiled)
+            for p in patterns:
+                for variant in self.compile_pattern(p, f"guard {name}"):
+                    guard_groups[self._anchor(variant)].append((f"guard:{name}", variant))
+        self._guard_groups = self._grouped(guard_groups)
         tier_guards = self.spec.get("tier_guards") or {}
         grouped: dict[
             tuple[tuple[str, frozenset[str]], ...], list[tuple[str, list[dict[str, Any]]]]
@@ -363,6 +367,21 @@ class SafetyClassifier:
                     rule.get("kind"),
                     yields_to,
                 )
+        self._groups = self._grouped(grouped)
+        self._negations = {self.lemma(w.lstrip("=")) for w in self.sets.get("NEG", [])}
+        pron = self.spec.get("pronouns") or {}
+        self._partner_context = {self.lemma(w) for w in pron.get("partner_context", [])}
+        self._baby_context = {self.lemma(w) for w in pron.get("baby_context", [])}
+        self._pronoun_map = dict(pron.get("replace", {}))
+
+    def _grouped(
+        self,
+        grouped: dict[
+            tuple[tuple[str, frozenset[str]], ...], list[tuple[str, list[dict[str, Any]]]]
+        ],
+    ) -> list[tuple[tuple[tuple[str, frozenset[str]], ...], Matcher]]:
+        """One Matcher per anchor pair, holding every pattern (by key) filed under it."""
+        groups = []
         for anchors, items in grouped.items():
             matcher = Matcher(self.nlp.vocab, validate=self.validate)
             by_key: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
@@ -370,12 +389,8 @@ class SafetyClassifier:
                 by_key[key].append(variant)
             for key, variants in by_key.items():
                 matcher.add(key, variants)
-            self._groups.append((anchors, matcher))
-        self._negations = {self.lemma(w.lstrip("=")) for w in self.sets.get("NEG", [])}
-        pron = self.spec.get("pronouns") or {}
-        self._partner_context = {self.lemma(w) for w in pron.get("partner_context", [])}
-        self._baby_context = {self.lemma(w) for w in pron.get("baby_context", [])}
-        self._pronoun_map = dict(pron.get("replace", {}))
+            groups.append((anchors, matcher))
+        return groups
 
     def _anchor(self, variant: list[dict[str, Any]]) -> tuple[tuple[str, frozenset[str]], ...]:
         """The two rarest words a pattern cannot match without (one if it has only one):
@@ -406,8 +421,8 @@ class SafetyClassifier:
         # line breaks end sentences (the normaliser joins everything with spaces)
         return self.nlp(self.normalise(re.sub(r"[\r\n]+", " . ", text)))
 
-    def _matches(self, doc) -> list[tuple[str, int, int]]:
-        """(rule key, start, end) of every pattern that matches.
+    def _matches(self, doc, groups=None) -> list[tuple[str, int, int]]:
+        """(key, start, end) of every pattern that matches: rules, or the ``groups`` given.
 
         Only the groups whose anchor word occurs are run, and each only on the stretch of text
         around its anchor's occurrences (a pattern holding the anchor cannot reach further than
@@ -427,7 +442,7 @@ class SafetyClassifier:
             prefix = "L:" if attr == "LEMMA" else "W:"
             return sorted(i for w in words for i in where.get(prefix + w, ()))
 
-        for anchors, matcher in self._groups:
+        for anchors, matcher in self._groups if groups is None else groups:
             hits = positions(*anchors[0])
             if not hits:
                 continue
@@ -476,7 +491,6 @@ class SafetyClassifier:
             if key == rid and self.rules[rid].negatable and self._negated(doc, start, end):
                 continue
             spans[rid].append((start, end))
-        vocab = self.nlp.vocab.strings
         for rid in list(spans):
             anywhere = self._unless_anywhere.get(rid)
             if anywhere is not None and anywhere(doc):
@@ -491,7 +505,8 @@ class SafetyClassifier:
                 blocks = [(start, end) for _, start, end in matcher(doc)]
                 spans[rid] = [s for s in spans[rid] if not self._blocked(s, blocks, sentence)]
         guard_hits: list[tuple[str, int, int]] = [
-            (vocab[mid].split(":", 1)[1], start, end) for mid, start, end in self.guards(doc)
+            (key.split(":", 1)[1], start, end)
+            for key, start, end in self._matches(doc, self._guard_groups)
         ]
         guards = {name for name, _, _ in guard_hits}
         lemmas = {t.lemma_ for t in doc} | {t.lower_ for t in doc}
