@@ -46,6 +46,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -552,32 +553,32 @@ class SafetyClassifier:
         )
 
     @staticmethod
-    def _blocked(span: tuple[int, int], blocks: list[tuple[int, int]], sentence: list[int]) -> bool:
-        """An ``unless`` pattern matched in the same sentence, within UNLESS_WINDOW words."""
+    def _close_in_sentence(
+        span: tuple[int, int], others: Iterable[tuple[int, int]], sentence: list[int], window: int
+    ) -> bool:
+        """One of ``others`` lies in the sentence of ``span``, within ``window`` words of it."""
         start, end = span
-        for b_start, b_end in blocks:
-            if sentence[b_start] != sentence[start]:
-                continue
-            if max(b_start - end, start - b_end, 0) <= UNLESS_WINDOW:
-                return True
-        return False
+        return any(
+            sentence[o_start] == sentence[start] and max(o_start - end, start - o_end, 0) <= window
+            for o_start, o_end in others
+        )
 
-    @staticmethod
+    def _blocked(
+        self, span: tuple[int, int], blocks: list[tuple[int, int]], sentence: list[int]
+    ) -> bool:
+        """An ``unless`` pattern matched in the same sentence, within UNLESS_WINDOW words."""
+        return self._close_in_sentence(span, blocks, sentence, UNLESS_WINDOW)
+
     def _guarded(
+        self,
         span: tuple[int, int],
         names: tuple[str, ...],
         guard_hits: list[tuple[str, int, int]],
         sentence: list[int],
     ) -> bool:
         """A listed guard matched in the same sentence, within GUARD_WINDOW words of ``span``."""
-        start, end = span
-        for name, g_start, g_end in guard_hits:
-            if name not in names or sentence[g_start] != sentence[start]:
-                continue
-            gap = max(g_start - end, start - g_end, 0)
-            if gap <= GUARD_WINDOW:
-                return True
-        return False
+        listed = ((g_start, g_end) for name, g_start, g_end in guard_hits if name in names)
+        return self._close_in_sentence(span, listed, sentence, GUARD_WINDOW)
 
     def language(self, text: str) -> str | None:
         """The language of a message that is not English (bot.nlu.language), read with this
