@@ -42,12 +42,25 @@ def rasa_train_command(out_dir: Path, force: bool = False) -> list[str]:
     return [*cmd, "--force"] if force else cmd
 
 
-def rasa_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for Rasa child processes: telemetry off, quiet TensorFlow, repo importable."""
-    env = dict(os.environ)
+def _quiet(env: dict[str, str] | os._Environ) -> None:
+    """Telemetry off, TensorFlow and SQLAlchemy quiet, in ``env``."""
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+
+
+def quiet_rasa_in_process() -> None:
+    """The same for Rasa loaded in this process: call before anything imports Rasa."""
+    import warnings
+
+    _quiet(os.environ)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def rasa_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for Rasa child processes: telemetry off, quiet TensorFlow, repo importable."""
+    env = dict(os.environ)
+    _quiet(env)
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     python_path = env.get("PYTHONPATH", "")
     if str(ROOT) not in python_path.split(os.pathsep):

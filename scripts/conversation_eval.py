@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -44,14 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-os.environ["RASA_TELEMETRY_ENABLED"] = "false"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-warnings.filterwarnings("ignore", category=DeprecationWarning)
-
 import yaml  # noqa: E402
 
-from scripts._common import MODEL_PATH, fail, rel  # noqa: E402
+from scripts._common import MODEL_PATH, fail, quiet_rasa_in_process, rel  # noqa: E402
+
+quiet_rasa_in_process()
 
 TOPICS_FILE = ROOT / "content" / "topics.yml"
 TIERS = ("emergency", "self_harm", "edge", "abuse", "harm_by_other", "maternity", "urgent")

@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,12 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-os.environ["RASA_TELEMETRY_ENABLED"] = "false"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-warnings.filterwarnings("ignore", category=DeprecationWarning)
+from scripts._common import fail, quiet_rasa_in_process, rel  # noqa: E402
 
-from scripts._common import fail, rel  # noqa: E402
+quiet_rasa_in_process()
 
 EXAMPLES_PER_PAIR = 3
 WORST_SHOWN = 5
